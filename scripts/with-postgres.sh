@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Runs a command with a throwaway PostgreSQL 15 server: a new cluster in a temporary directory,
+# on a free loopback port, stopped and removed when the command ends (also on failure or Ctrl-C).
+# The command sees WEBHOOKD_TEST_PG_URL=postgresql://postgres@127.0.0.1:PORT/postgres.
+#
+#   scripts/with-postgres.sh ctest --test-dir build
+set -euo pipefail
+
+pg_bin=${PG_BIN:-/usr/lib/postgresql/15/bin}
+[ -x "$pg_bin/initdb" ] || { echo "with-postgres: no PostgreSQL server binaries in $pg_bin" >&2; exit 2; }
+
+# PostgreSQL refuses to run as root: run the server as the postgres user when we are root.
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+port_is_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port=""
+for _ in $(seq 1 50); do
+  candidate=$((20000 + RANDOM % 40000))
+  if port_is_free "$candidate"; then port=$candidate; break; fi
+done
+[ -n "$port" ] || { echo "with-postgres: found no free port" >&2; exit 2; }
+
+dir=$(mktemp -d /tmp/webhookd-pg.XXXXXX)
+chmod 755 "$dir"
+[ "$(id -u)" = 0 ] && chown postgres:postgres "$dir"
+
+stop() {
+  as_pg "$pg_bin/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$dir"
+}
+trap stop EXIT INT TERM
+
+as_pg "$pg_bin/initdb" -D "$dir/data" -A trust -U postgres --no-sync >"$dir/initdb.log" 2>&1 ||
+  { cat "$dir/initdb.log" >&2; exit 2; }
+as_pg "$pg_bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
+  -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on" start >/dev/null ||
+  { cat "$dir/server.log" >&2; exit 2; }
+
+export WEBHOOKD_TEST_PG_URL="postgresql://postgres@127.0.0.1:$port/postgres"
+echo "with-postgres: PostgreSQL on 127.0.0.1:$port ($dir)"
+set +e
+"$@"
+rc=$?
+set -e
+exit $rc
