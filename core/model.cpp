@@ -1,8 +1,6 @@
-#include "storage/types.hpp"
+#include "core/model.hpp"
 
-#include "storage/result.hpp"
-
-namespace webhookd::storage {
+namespace webhookd {
 
 int partition_of(const std::string& webhook_id, int count) {
   uint32_t h = 2166136261u;
@@ -34,20 +32,4 @@ std::optional<delivery_status> delivery_status_from_string(const std::string& s)
   return std::nullopt;
 }
 
-const char* to_string(errc code) {
-  switch (code) {
-    case errc::not_found:
-      return "not_found";
-    case errc::conflict:
-      return "conflict";
-    case errc::invalid:
-      return "invalid";
-    case errc::unavailable:
-      return "unavailable";
-    case errc::internal:
-      return "internal";
-  }
-  return "internal";
-}
-
-}  // namespace webhookd::storage
+}  // namespace webhookd
