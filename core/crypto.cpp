@@ -140,7 +140,9 @@ const char* to_string(crypto_errc code) {
   return "unknown";
 }
 
-std::string base64_encode(std::string_view bytes) { return encode(bytes, base64_alphabet, true); }
+std::string base64_encode(std::string_view bytes) {
+  return encode(bytes, base64_alphabet, true);
+}
 
 std::optional<std::string> base64_decode(std::string_view text) {
   if (text.size() % 4 != 0) return std::nullopt;
@@ -215,8 +217,8 @@ crypto_result<std::string> sha256(std::string_view data) {
   ERR_clear_error();
   unsigned char digest[EVP_MAX_MD_SIZE];
   std::size_t digest_size = 0;
-  if (EVP_Q_digest(nullptr, "SHA256", nullptr, bytes_of(data), data.size(), digest,
-                   &digest_size) != 1)
+  if (EVP_Q_digest(nullptr, "SHA256", nullptr, bytes_of(data), data.size(), digest, &digest_size) !=
+      1)
     return openssl_failure("EVP_Q_digest(SHA256) failed");
   if (digest_size != sha256_size) {
     return crypto_error{crypto_errc::openssl_failure,

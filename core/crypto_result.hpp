@@ -11,7 +11,7 @@ namespace webhookd {
 /// a machine code and a message. T and E must be different types.
 template <class T, class E>
 class [[nodiscard]] outcome {
-public:
+ public:
   outcome(T value) : data_(std::in_place_index<0>, std::move(value)) {}
   outcome(E err) : data_(std::in_place_index<1>, std::move(err)) {}
 
@@ -29,14 +29,14 @@ public:
   /// Precondition: !ok().
   const E& err() const { return std::get<1>(data_); }
 
-private:
+ private:
   std::variant<T, E> data_;
 };
 
 /// Success without a value, or an error of type E.
 template <class E>
 class [[nodiscard]] outcome<void, E> {
-public:
+ public:
   outcome() = default;
   outcome(E err) : err_(std::move(err)) {}
 
@@ -46,7 +46,7 @@ public:
   /// Precondition: !ok().
   const E& err() const { return *err_; }
 
-private:
+ private:
   std::optional<E> err_;
 };
 

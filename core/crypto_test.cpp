@@ -98,12 +98,12 @@ TEST_CASE("base64 round-trips every byte value and length", "[unit]") {
 }
 
 TEST_CASE("base64_decode rejects invalid input", "[unit]") {
-  CHECK(base64_decode("Zg=") == std::nullopt);       // length not a multiple of 4
-  CHECK(base64_decode("Zg") == std::nullopt);        // padding missing
-  CHECK(base64_decode("Z===") == std::nullopt);      // three padding characters
+  CHECK(base64_decode("Zg=") == std::nullopt);   // length not a multiple of 4
+  CHECK(base64_decode("Zg") == std::nullopt);    // padding missing
+  CHECK(base64_decode("Z===") == std::nullopt);  // three padding characters
   CHECK(base64_decode("====") == std::nullopt);
-  CHECK(base64_decode("Zm=v") == std::nullopt);      // padding inside
-  CHECK(base64_decode("Zm9v Yg==") == std::nullopt); // whitespace
+  CHECK(base64_decode("Zm=v") == std::nullopt);       // padding inside
+  CHECK(base64_decode("Zm9v Yg==") == std::nullopt);  // whitespace
   CHECK(base64_decode("Zm9vYg==\n") == std::nullopt);
   CHECK(base64_decode("Zm9v-_==") == std::nullopt);  // url alphabet
   CHECK(base64_decode("Zh==") == std::nullopt);      // non-zero unused bits ("Zg==" is canonical)
@@ -123,9 +123,9 @@ TEST_CASE("base64url uses the url alphabet without padding", "[unit]") {
 TEST_CASE("base64url_decode rejects invalid input", "[unit]") {
   CHECK(base64url_decode("Zg==") == std::nullopt);  // padding
   CHECK(base64url_decode("Zm8=") == std::nullopt);
-  CHECK(base64url_decode("+/+/") == std::nullopt);  // standard alphabet
-  CHECK(base64url_decode("Zm9vY") == std::nullopt); // length 1 mod 4
-  CHECK(base64url_decode("Zh") == std::nullopt);    // non-zero unused bits
+  CHECK(base64url_decode("+/+/") == std::nullopt);   // standard alphabet
+  CHECK(base64url_decode("Zm9vY") == std::nullopt);  // length 1 mod 4
+  CHECK(base64url_decode("Zh") == std::nullopt);     // non-zero unused bits
   CHECK(base64url_decode("Zm.v") == std::nullopt);
   CHECK(base64url_decode("") == std::optional<std::string>(""));
 }
@@ -135,7 +135,7 @@ TEST_CASE("hex encodes lower case and decodes either case", "[unit]") {
   CHECK(hex_decode("0001abff") == std::optional<std::string>(std::string("\x00\x01\xab\xff", 4)));
   CHECK(hex_decode("0001ABFF") == std::optional<std::string>(std::string("\x00\x01\xab\xff", 4)));
   CHECK(hex_decode("") == std::optional<std::string>(""));
-  CHECK(hex_decode("abc") == std::nullopt);   // odd length
+  CHECK(hex_decode("abc") == std::nullopt);  // odd length
   CHECK(hex_decode("zz") == std::nullopt);
   CHECK(hex_decode("0x12") == std::nullopt);
   CHECK(hex_decode("12 3") == std::nullopt);

@@ -15,7 +15,9 @@ using json = nlohmann::json;
 
 constexpr std::string_view jwt_header = R"({"alg":"HS256","typ":"JWT"})";
 
-jwt_error fail(jwt_errc code, std::string message) { return jwt_error{code, std::move(message)}; }
+jwt_error fail(jwt_errc code, std::string message) {
+  return jwt_error{code, std::move(message)};
+}
 
 /// Parses a base64url segment holding a JSON object; nullopt if it is anything else.
 std::optional<json> decode_json_object(std::string_view segment) {

@@ -36,11 +36,11 @@ using jwt_result = outcome<T, jwt_error>;
 
 /// The claims webhookd puts in and reads from management tokens. Times are unix seconds.
 struct jwt_claims {
-  std::string sub;                ///< the client id; required, non-empty
-  std::string scope;              ///< space-separated scopes (e.g. "admin"); empty = none
-  int64_t iat = 0;                ///< issued at
-  int64_t exp = 0;                ///< expires at; required (tokens without exp are refused)
-  std::optional<int64_t> nbf;     ///< not valid before, if set
+  std::string sub;             ///< the client id; required, non-empty
+  std::string scope;           ///< space-separated scopes (e.g. "admin"); empty = none
+  int64_t iat = 0;             ///< issued at
+  int64_t exp = 0;             ///< expires at; required (tokens without exp are refused)
+  std::optional<int64_t> nbf;  ///< not valid before, if set
 };
 
 /// The largest leeway verify_jwt accepts, in seconds; larger values are clamped to it.
@@ -57,7 +57,7 @@ jwt_result<std::string> mint_jwt(std::string_view secret, const jwt_claims& clai
 
 /// Verifies an HS256 token against `secret` at time `now_seconds` and returns its claims.
 ///
-/// Checks, in order: shape (three non-empty-header/payload parts, at most jwt_max_token_size
+/// Checks, in order: shape (exactly three dot-separated parts, at most jwt_max_token_size
 /// bytes), header (base64url JSON object whose "alg" is exactly "HS256"; a "crit" header is
 /// refused), signature (present, 32 bytes, equal in constant time), payload (base64url JSON
 /// object), sub (non-empty string), exp (required) and nbf/iat (optional) as JSON numbers,

@@ -54,17 +54,16 @@ outcome<std::string, source_signature_error> sign_source_request(std::string_vie
 }
 
 outcome<void, source_signature_error> verify_source_request(
-    std::string_view secret, std::string_view timestamp_header,
-    std::string_view signature_header, std::string_view body, int64_t now_seconds,
-    int64_t tolerance_seconds) {
+    std::string_view secret, std::string_view timestamp_header, std::string_view signature_header,
+    std::string_view body, int64_t now_seconds, int64_t tolerance_seconds) {
   if (secret.empty()) return fail(source_signature_errc::bad_secret, "source secret is empty");
   auto timestamp = parse_unix_seconds(timestamp_header);
   if (!timestamp)
     return fail(source_signature_errc::bad_timestamp, "X-Source-Timestamp is not unix seconds");
   if (!within_tolerance(*timestamp, now_seconds, tolerance_seconds))
-    return fail(source_signature_errc::stale_timestamp,
-                "X-Source-Timestamp is more than " + std::to_string(tolerance_seconds) +
-                    " s away from now");
+    return fail(source_signature_errc::stale_timestamp, "X-Source-Timestamp is more than " +
+                                                            std::to_string(tolerance_seconds) +
+                                                            " s away from now");
   // The MAC covers the header exactly as sent (parse_unix_seconds admits only digits, so this
   // is the decimal timestamp the source signed).
   auto expected = source_mac(secret, timestamp_header, body);
@@ -82,8 +81,7 @@ outcome<void, source_signature_error> verify_source_request(
     if (!provided) continue;
     matched |= constant_time_equals(*provided, *expected);
   }
-  if (!matched)
-    return fail(source_signature_errc::bad_signature, "no v1= signature matches");
+  if (!matched) return fail(source_signature_errc::bad_signature, "no v1= signature matches");
   return {};
 }
 

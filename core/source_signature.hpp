@@ -41,8 +41,8 @@ outcome<std::string, source_signature_error> sign_source_request(std::string_vie
 /// match HMAC-SHA256(secret, timestamp_header + "." + body), compared in constant time.
 /// Entries with other prefixes are ignored.
 outcome<void, source_signature_error> verify_source_request(
-    std::string_view secret, std::string_view timestamp_header,
-    std::string_view signature_header, std::string_view body, int64_t now_seconds,
+    std::string_view secret, std::string_view timestamp_header, std::string_view signature_header,
+    std::string_view body, int64_t now_seconds,
     int64_t tolerance_seconds = source_timestamp_tolerance_seconds);
 
 }  // namespace webhookd

@@ -11,7 +11,8 @@ namespace {
 
 constexpr std::string_view secret = "src-secret-7f3a9c";
 constexpr int64_t now = 1'700'000'000;
-constexpr std::string_view body = R"({"event_id":"evt_1","client_id":"c1","event_type":"order.paid"})";
+constexpr std::string_view body =
+    R"({"event_id":"evt_1","client_id":"c1","event_type":"order.paid"})";
 
 std::string sign(int64_t timestamp = now, std::string_view payload = body,
                  std::string_view key = secret) {
@@ -95,8 +96,7 @@ TEST_CASE("tampered requests are refused", "[unit]") {
     CHECK(refusal(timestamp, flipped) == source_signature_errc::bad_signature);
     CHECK(refusal(timestamp, signature.substr(0, signature.size() - 2)) ==
           source_signature_errc::bad_signature);
-    CHECK(refusal(timestamp, "v2=" + signature.substr(3)) ==
-          source_signature_errc::bad_signature);
+    CHECK(refusal(timestamp, "v2=" + signature.substr(3)) == source_signature_errc::bad_signature);
     CHECK(refusal(timestamp, signature.substr(3)) == source_signature_errc::bad_signature);
     CHECK(refusal(timestamp, "v1=zz") == source_signature_errc::bad_signature);
     CHECK(refusal(timestamp, "") == source_signature_errc::bad_signature);

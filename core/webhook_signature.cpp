@@ -64,15 +64,15 @@ webhook_signature_result<std::string> webhook_signing_key(std::string_view secre
     return fail(webhook_signature_errc::bad_secret, "signing secret must start with \"whsec_\"");
   auto key = base64_decode(secret.substr(signing_secret_prefix.size()));
   if (!key)
-    return fail(webhook_signature_errc::bad_secret, "signing secret is not valid base64 after whsec_");
+    return fail(webhook_signature_errc::bad_secret,
+                "signing secret is not valid base64 after whsec_");
   if (key->size() < webhook_secret_min_bytes || key->size() > webhook_secret_max_bytes)
     return fail(webhook_signature_errc::bad_secret,
                 "signing secret must decode to 24..64 bytes, not " + std::to_string(key->size()));
   return std::move(*key);
 }
 
-webhook_signature_result<std::string> sign_webhook(std::string_view secret,
-                                                   std::string_view msg_id,
+webhook_signature_result<std::string> sign_webhook(std::string_view secret, std::string_view msg_id,
                                                    int64_t timestamp_seconds,
                                                    std::string_view body) {
   if (auto checked = check_message(msg_id, timestamp_seconds); !checked) return checked.err();
@@ -124,8 +124,7 @@ outcome<void, webhook_signature_error> verify_webhook_signature(
     if (entry.substr(0, version_prefix.size()) != version_prefix) continue;
     matched |= constant_time_equals(entry.substr(version_prefix.size()), *expected);
   }
-  if (!matched)
-    return fail(webhook_signature_errc::bad_signature, "no v1 signature matches");
+  if (!matched) return fail(webhook_signature_errc::bad_signature, "no v1 signature matches");
   return {};
 }
 

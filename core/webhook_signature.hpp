@@ -46,8 +46,7 @@ webhook_signature_result<std::string> webhook_signing_key(std::string_view secre
 /// Signs one delivery per Standard Webhooks: "v1," + base64(HMAC-SHA256(key,
 /// msg_id + "." + timestamp + "." + body)), with key from webhook_signing_key(secret).
 /// `timestamp_seconds` must be >= 0 and `msg_id` non-empty without '.'.
-webhook_signature_result<std::string> sign_webhook(std::string_view secret,
-                                                   std::string_view msg_id,
+webhook_signature_result<std::string> sign_webhook(std::string_view secret, std::string_view msg_id,
                                                    int64_t timestamp_seconds,
                                                    std::string_view body);
 

@@ -30,10 +30,8 @@ std::string signed_header(std::string_view secret, int64_t timestamp = spec_time
 
 webhook_signature_errc refusal(std::string_view secret, std::string_view header,
                                std::string_view timestamp = "1614265330",
-                               std::string_view body = spec_body,
-                               int64_t now = spec_timestamp) {
-  auto verified =
-      verify_webhook_signature(secret, spec_msg_id, timestamp, body, header, now);
+                               std::string_view body = spec_body, int64_t now = spec_timestamp) {
+  auto verified = verify_webhook_signature(secret, spec_msg_id, timestamp, body, header, now);
   REQUIRE_FALSE(verified.ok());
   CHECK_FALSE(verified.err().message.empty());
   return verified.err().code;
@@ -48,8 +46,8 @@ TEST_CASE("sign_webhook reproduces the Standard Webhooks test vector", "[unit]")
 }
 
 TEST_CASE("the Standard Webhooks test vector verifies", "[unit]") {
-  CHECK(verify_webhook_signature(spec_secret, spec_msg_id, "1614265330", spec_body,
-                                 spec_signature, spec_timestamp)
+  CHECK(verify_webhook_signature(spec_secret, spec_msg_id, "1614265330", spec_body, spec_signature,
+                                 spec_timestamp)
             .ok());
 }
 
@@ -65,14 +63,13 @@ TEST_CASE("the signing key is the base64 after whsec_", "[unit]") {
 
 TEST_CASE("bad secrets are refused", "[unit]") {
   for (std::string secret : {
-           std::string{""},
-           std::string{"MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},           // no prefix
-           std::string{"WHSEC_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},     // wrong prefix case
-           std::string{"whsec_"},                                     // empty key
-           std::string{"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLa"},       // not a multiple of 4
-           std::string{"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLa!w"},     // not base64
-           std::string{"whsec_" + base64_encode(std::string(23, 'k'))},  // 23 bytes: too short
-           std::string{"whsec_" + base64_encode(std::string(65, 'k'))},  // 65 bytes: too long
+           std::string{""}, std::string{"MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},  // no prefix
+           std::string{"WHSEC_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},             // wrong prefix case
+           std::string{"whsec_"},                                             // empty key
+           std::string{"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLa"},               // not a multiple of 4
+           std::string{"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLa!w"},             // not base64
+           std::string{"whsec_" + base64_encode(std::string(23, 'k'))},       // 23 bytes: too short
+           std::string{"whsec_" + base64_encode(std::string(65, 'k'))},       // 65 bytes: too long
        }) {
     auto signature = sign_webhook(secret, spec_msg_id, spec_timestamp, spec_body);
     REQUIRE_FALSE(signature.ok());
@@ -98,13 +95,13 @@ TEST_CASE("message ids that would make the signed content ambiguous are refused"
 TEST_CASE("the signature covers the id, the timestamp and the body", "[unit]") {
   auto secret = fresh_secret();
   auto header = signed_header(secret);
-  CHECK(verify_webhook_signature(secret, spec_msg_id, "1614265330", spec_body, header,
-                                 spec_timestamp)
-            .ok());
-  CHECK(verify_webhook_signature(secret, "msg_other", "1614265330", spec_body, header,
-                                 spec_timestamp)
-            .err()
-            .code == webhook_signature_errc::bad_signature);
+  CHECK(
+      verify_webhook_signature(secret, spec_msg_id, "1614265330", spec_body, header, spec_timestamp)
+          .ok());
+  CHECK(
+      verify_webhook_signature(secret, "msg_other", "1614265330", spec_body, header, spec_timestamp)
+          .err()
+          .code == webhook_signature_errc::bad_signature);
   CHECK(refusal(secret, header, "1614265331", spec_body) == webhook_signature_errc::bad_signature);
   CHECK(refusal(secret, header, "1614265330", R"({"test": 2432232315})") ==
         webhook_signature_errc::bad_signature);
@@ -133,10 +130,10 @@ TEST_CASE("a tampered or malformed signature header is refused", "[unit]") {
 
 TEST_CASE("any matching v1 entry among several verifies", "[unit]") {
   // The same shape as the reference libraries' "valid multi sig" case.
-  std::string header = "v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc= "
-                       "v2,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc= " +
-                       std::string{spec_signature} +
-                       " v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc=";
+  std::string header =
+      "v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc= "
+      "v2,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc= " +
+      std::string{spec_signature} + " v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc=";
   CHECK(verify_webhook_signature(spec_secret, spec_msg_id, "1614265330", spec_body, header,
                                  spec_timestamp)
             .ok());
@@ -168,9 +165,8 @@ TEST_CASE("a rotation header needs at least one secret and only good ones", "[un
   auto none = webhook_signature_header({}, spec_msg_id, spec_timestamp, spec_body);
   REQUIRE_FALSE(none.ok());
   CHECK(none.err().code == webhook_signature_errc::bad_secret);
-  auto one_bad =
-      webhook_signature_header({fresh_secret(), "whsec_???"}, spec_msg_id, spec_timestamp,
-                               spec_body);
+  auto one_bad = webhook_signature_header({fresh_secret(), "whsec_???"}, spec_msg_id,
+                                          spec_timestamp, spec_body);
   REQUIRE_FALSE(one_bad.ok());
   CHECK(one_bad.err().code == webhook_signature_errc::bad_secret);
 }
