@@ -1,7 +1,7 @@
 #include "storage/pg_pool.hpp"
 
-#include <libpq-fe.h>
-
+#include <algorithm>
+#include <cctype>
 #include <utility>
 
 namespace webhookd::storage {
@@ -17,7 +17,8 @@ std::string first_line(const std::string& text) {
 }
 
 error unavailable_error(const std::string& endpoint, const std::string& what) {
-  return error{errc::unavailable, "PostgreSQL at " + endpoint + " unavailable: " + first_line(what)};
+  return error{errc::unavailable,
+               "PostgreSQL at " + endpoint + " unavailable: " + first_line(what)};
 }
 
 bool is_connection_sqlstate(const std::string& sqlstate) {
@@ -34,30 +35,127 @@ std::string with_connect_timeout(const std::string& url) {
   return url + (url.find('?') == std::string::npos ? "?" : "&") + "connect_timeout=5";
 }
 
+/// The connection parameters a url sets that messages and defaults need.
+struct url_fields {
+  std::string host, hostaddr, port;
+  bool has_timeout = false;
+};
+
+result<std::string> percent_decode(const std::string& text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out += text[i];
+      continue;
+    }
+    if (i + 2 >= text.size() || !std::isxdigit(static_cast<unsigned char>(text[i + 1])) ||
+        !std::isxdigit(static_cast<unsigned char>(text[i + 2])))
+      return error{errc::invalid, "bad percent escape in '" + text + "'"};
+    out += static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16));
+    i += 2;
+  }
+  return out;
+}
+
+bool is_port_list(const std::string& port) {
+  return !port.empty() && port.find_first_not_of("0123456789,") == std::string::npos;
+}
+
+/// Records one keyword=value parameter; invalid for a port that isn't a number.
+status take_parameter(url_fields& fields, const std::string& key, const std::string& value) {
+  if (key.empty()) return error{errc::invalid, "parameter without a name"};
+  if (key == "host") fields.host = value;
+  if (key == "hostaddr") fields.hostaddr = value;
+  if (key == "connect_timeout") fields.has_timeout = true;
+  if (key == "port") {
+    if (!is_port_list(value)) return error{errc::invalid, "port '" + value + "' is not a number"};
+    fields.port = value;
+  }
+  return {};
+}
+
+/// postgresql://[user[:password]@][host][:port][,...][/dbname][?param=value&...]
+result<url_fields> parse_uri(const std::string& url) {
+  url_fields fields;
+  auto rest = url.substr(url.find("://") + 3);
+  auto authority_end = rest.find_first_of("/?");
+  auto authority = rest.substr(0, authority_end);
+  auto at = authority.rfind('@');
+  auto netloc = at == std::string::npos ? authority : authority.substr(at + 1);
+  // The last host of a list decides the port shown; "[v6]:port" keeps its brackets.
+  auto colon = netloc.rfind(':');
+  auto bracket = netloc.rfind(']');
+  if (colon != std::string::npos && (bracket == std::string::npos || colon > bracket) &&
+      netloc.find(',') == std::string::npos) {
+    fields.port = netloc.substr(colon + 1);
+    netloc.erase(colon);
+    if (!is_port_list(fields.port))
+      return error{errc::invalid, "port '" + fields.port + "' is not a number"};
+  }
+  if (netloc.find('[') != std::string::npos && bracket == std::string::npos)
+    return error{errc::invalid, "unterminated IPv6 address in '" + authority + "'"};
+  auto host = percent_decode(netloc);
+  if (!host) return host.err();
+  fields.host = *host;
+  auto query_start = rest.find('?');
+  if (query_start == std::string::npos) return fields;
+  auto query = rest.substr(query_start + 1);
+  for (size_t pos = 0; pos <= query.size();) {
+    auto end = std::min(query.find('&', pos), query.size());
+    auto pair = query.substr(pos, end - pos);
+    auto eq = pair.find('=');
+    if (eq == std::string::npos) return error{errc::invalid, "parameter '" + pair + "' has no '='"};
+    auto value = percent_decode(pair.substr(eq + 1));
+    if (!value) return value.err();
+    if (auto taken = take_parameter(fields, pair.substr(0, eq), *value); !taken) return taken.err();
+    pos = end + 1;
+  }
+  return fields;
+}
+
+/// host=... port=... dbname=... (values optionally in single quotes).
+result<url_fields> parse_keyword_values(const std::string& conninfo) {
+  url_fields fields;
+  size_t pos = 0;
+  auto skip_spaces = [&] {
+    while (pos < conninfo.size() && std::isspace(static_cast<unsigned char>(conninfo[pos]))) ++pos;
+  };
+  for (skip_spaces(); pos < conninfo.size(); skip_spaces()) {
+    auto eq = conninfo.find('=', pos);
+    if (eq == std::string::npos)
+      return error{errc::invalid, "'" + conninfo.substr(pos) + "' has no '='"};
+    auto key = conninfo.substr(pos, eq - pos);
+    while (!key.empty() && std::isspace(static_cast<unsigned char>(key.back()))) key.pop_back();
+    pos = eq + 1;
+    skip_spaces();
+    std::string value;
+    if (pos < conninfo.size() && conninfo[pos] == '\'') {
+      for (++pos; pos < conninfo.size() && conninfo[pos] != '\''; ++pos) {
+        if (conninfo[pos] == '\\' && pos + 1 < conninfo.size()) ++pos;
+        value += conninfo[pos];
+      }
+      if (pos >= conninfo.size()) return error{errc::invalid, "unterminated quoted value"};
+      ++pos;
+    } else {
+      while (pos < conninfo.size() && !std::isspace(static_cast<unsigned char>(conninfo[pos])))
+        value += conninfo[pos++];
+    }
+    if (auto taken = take_parameter(fields, key, value); !taken) return taken.err();
+  }
+  return fields;
+}
+
 }  // namespace
 
 result<pg_target> parse_pg_target(const std::string& url) {
-  char* parse_error = nullptr;
-  std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> options(
-      PQconninfoParse(url.c_str(), &parse_error), &PQconninfoFree);
-  if (!options) {
-    std::string why = parse_error ? first_line(parse_error) : "out of memory";
-    PQfreemem(parse_error);
-    return error{errc::invalid, "malformed PostgreSQL url: " + why};
-  }
-  std::string host, hostaddr, port;
-  bool has_timeout = false;
-  for (auto* opt = options.get(); opt->keyword != nullptr; ++opt) {
-    if (opt->val == nullptr) continue;
-    std::string keyword = opt->keyword;
-    if (keyword == "host") host = opt->val;
-    if (keyword == "hostaddr") hostaddr = opt->val;
-    if (keyword == "port") port = opt->val;
-    if (keyword == "connect_timeout") has_timeout = true;
-  }
-  if (host.empty()) host = hostaddr.empty() ? "localhost" : hostaddr;
-  if (port.empty()) port = "5432";
-  return pg_target{has_timeout ? url : with_connect_timeout(url), host + ":" + port};
+  auto parsed = is_uri(url) ? parse_uri(url) : parse_keyword_values(url);
+  if (!parsed) return error{errc::invalid, "malformed PostgreSQL url: " + parsed.err().message};
+  auto& fields = *parsed;
+  std::string host = !fields.host.empty()       ? fields.host
+                     : !fields.hostaddr.empty() ? fields.hostaddr
+                                                : "localhost";
+  std::string port = fields.port.empty() ? "5432" : fields.port;
+  return pg_target{fields.has_timeout ? url : with_connect_timeout(url), host + ":" + port};
 }
 
 error pg_error_from_current_exception(const std::string& endpoint, const std::string& operation,
@@ -76,6 +174,8 @@ error pg_error_from_current_exception(const std::string& endpoint, const std::st
   } catch (const pqxx::unique_violation& e) {
     return error{errc::conflict, operation + ": " + first_line(e.what())};
   } catch (const pqxx::sql_error& e) {
+    if (e.sqlstate().rfind("22", 0) == 0)  // data exception: text or a number the column can't hold
+      return error{errc::invalid, operation + ": " + first_line(e.what())};
     if (is_connection_sqlstate(e.sqlstate())) {
       connection_broken = true;
       return unavailable_error(endpoint, e.what());

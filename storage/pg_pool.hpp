@@ -33,13 +33,13 @@ error pg_error_from_current_exception(const std::string& endpoint, const std::st
 /// A fixed-size pool of PostgreSQL connections, created lazily. Thread-safe. A connection that
 /// broke is dropped when returned, so the next caller reconnects.
 class pg_pool {
-public:
+ public:
   /// Runs on every new connection before first use (session settings, prepared statements).
   using connect_hook = std::function<void(pqxx::connection&)>;
 
   /// A connection lent to one caller; goes back to the pool when destroyed.
   class lease {
-  public:
+   public:
     lease(pg_pool& pool, std::unique_ptr<pqxx::connection> conn);
     lease(lease&& other) noexcept;
     lease& operator=(lease&&) = delete;
@@ -49,7 +49,7 @@ public:
     /// The connection is dropped instead of returned to the pool.
     void mark_broken() { broken_ = true; }
 
-  private:
+   private:
     pg_pool* pool_;
     std::unique_ptr<pqxx::connection> conn_;
     bool broken_ = false;
@@ -68,7 +68,7 @@ public:
   /// "host:port" of the server, for messages.
   const std::string& endpoint() const { return target_.endpoint; }
 
-private:
+ private:
   result<std::unique_ptr<pqxx::connection>> connect_blocking();
   void give_back(std::unique_ptr<pqxx::connection> conn, bool broken);
 

@@ -160,10 +160,9 @@ std::string format_day(int64_t day, const char* format) {
 }  // namespace
 
 int latest_pg_schema_version() {
-  return std::max_element(std::begin(migrations), std::end(migrations),
-                          [](const migration& a, const migration& b) {
-                            return a.version < b.version;
-                          })
+  return std::max_element(
+             std::begin(migrations), std::end(migrations),
+             [](const migration& a, const migration& b) { return a.version < b.version; })
       ->version;
 }
 
@@ -199,8 +198,7 @@ std::string pg_day_text(int64_t day) {
   return format_day(day, "%04d-%02d-%02d");
 }
 
-void ensure_pg_event_partitions_blocking(pqxx::connection& conn,
-                                         const std::vector<int64_t>& days) {
+void ensure_pg_event_partitions_blocking(pqxx::connection& conn, const std::vector<int64_t>& days) {
   pqxx::work tx(conn, "event_partitions");
   tx.exec_params("SELECT pg_advisory_xact_lock($1)", partition_lock_key);
   for (int64_t day : days) {

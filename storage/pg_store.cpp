@@ -28,9 +28,8 @@ status to_status(const result<done>& r) {
   return r.err();
 }
 
-// Housekeeping times (partition days at open, migration stamps, updated_at of rows changed by
-// calls that take no time) come from the wall clock; everything that decides behaviour is
-// passed in by the caller.
+// Housekeeping times (partition days at open, migration stamps) come from the wall clock;
+// every time that decides behaviour is passed in by the caller.
 int64_t wall_clock_ms() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
@@ -107,7 +106,7 @@ struct table_spec {
 
 /// Reads the fields of a row left to right.
 class field_cursor {
-public:
+ public:
   explicit field_cursor(const pqxx::row& row) : row_(row) {}
 
   std::string text() { return next().as<std::string>(std::string{}); }
@@ -116,19 +115,34 @@ public:
   bool boolean() { return next().as<bool>(false); }
   std::vector<std::string> string_list() { return parse_string_array(text()); }
 
-private:
+ private:
   pqxx::field next() { return row_[index_++]; }
 
   const pqxx::row& row_;
   pqxx::row::size_type index_ = 0;
 };
 
-const table_spec webhooks_table{
-    "webhooks",
-    {"id", "client_id", "callback_url", "event_types", "trigger_conditions", "retry_policy",
-     "rate_limit", "priority", "ordered", "public_key", "encrypt_fields", "headers",
-     "description", "status", "disabled_reason", "signing_secret", "previous_secret",
-     "previous_secret_expires_at", "created_at", "updated_at"}};
+const table_spec webhooks_table{"webhooks",
+                                {"id",
+                                 "client_id",
+                                 "callback_url",
+                                 "event_types",
+                                 "trigger_conditions",
+                                 "retry_policy",
+                                 "rate_limit",
+                                 "priority",
+                                 "ordered",
+                                 "public_key",
+                                 "encrypt_fields",
+                                 "headers",
+                                 "description",
+                                 "status",
+                                 "disabled_reason",
+                                 "signing_secret",
+                                 "previous_secret",
+                                 "previous_secret_expires_at",
+                                 "created_at",
+                                 "updated_at"}};
 
 webhook webhook_from_row(const pqxx::row& row) {
   field_cursor f(row);
@@ -159,12 +173,11 @@ webhook webhook_from_row(const pqxx::row& row) {
 /// Runs a webhook statement whose parameters are the columns of webhooks_table in order.
 pqxx::result exec_with_webhook(pqxx::transaction_base& tx, const char* statement,
                                const webhook& w) {
-  return tx.exec_prepared(statement, w.id, w.client_id, w.callback_url,
-                          json_text(w.event_types), w.trigger_conditions, w.retry_policy,
-                          w.rate_limit, w.priority, w.ordered, w.public_key, w.encrypt_fields,
-                          w.headers, w.description, w.status, w.disabled_reason, w.signing_secret,
-                          w.previous_secret, w.previous_secret_expires_at, w.created_at,
-                          w.updated_at);
+  return tx.exec_prepared(statement, w.id, w.client_id, w.callback_url, json_text(w.event_types),
+                          w.trigger_conditions, w.retry_policy, w.rate_limit, w.priority, w.ordered,
+                          w.public_key, w.encrypt_fields, w.headers, w.description, w.status,
+                          w.disabled_reason, w.signing_secret, w.previous_secret,
+                          w.previous_secret_expires_at, w.created_at, w.updated_at);
 }
 
 const table_spec event_types_table{"event_types", {"name", "description", "schema", "created_at"}};
@@ -200,16 +213,16 @@ source source_from_row(const pqxx::row& row) {
 /// Runs a source statement whose parameters are the columns of sources_table in order.
 pqxx::result exec_with_source(pqxx::transaction_base& tx, const char* statement, const source& s) {
   return tx.exec_prepared(statement, s.id, s.name, s.api_key, s.secret,
-                          json_text(s.allowed_event_types), json_text(s.ip_allowlist),
-                          s.created_at, s.updated_at);
+                          json_text(s.allowed_event_types), json_text(s.ip_allowlist), s.created_at,
+                          s.updated_at);
 }
 
 // received_day is the partition key; it is written but not read back.
 const table_spec events_table{"events",
-                              {"client_id", "event_id", "event_type", "source_timestamp",
-                               "payload", "source_id", "received_at", "received_day"}};
-const std::vector<const char*> events_types{"text",   "text", "text",   "bigint",
-                                            "text",   "text", "bigint", "date"};
+                              {"client_id", "event_id", "event_type", "source_timestamp", "payload",
+                               "source_id", "received_at", "received_day"}};
+const std::vector<const char*> events_types{"text", "text", "text",   "bigint",
+                                            "text", "text", "bigint", "date"};
 
 event event_from_row(const pqxx::row& row) {
   field_cursor f(row);
@@ -225,19 +238,20 @@ event event_from_row(const pqxx::row& row) {
 }
 
 json event_to_json(const event& e) {
-  return json{{"client_id", e.client_id},     {"event_id", e.event_id},
-              {"event_type", e.event_type},   {"source_timestamp", e.timestamp},
-              {"payload", e.payload},         {"source_id", e.source_id},
-              {"received_at", e.received_at}, {"received_day", pg_day_text(pg_day_of(e.received_at))}};
+  return json{
+      {"client_id", e.client_id},     {"event_id", e.event_id},
+      {"event_type", e.event_type},   {"source_timestamp", e.timestamp},
+      {"payload", e.payload},         {"source_id", e.source_id},
+      {"received_at", e.received_at}, {"received_day", pg_day_text(pg_day_of(e.received_at))}};
 }
 
 const table_spec deliveries_table{
     "deliveries",
-    {"id", "client_id", "event_id", "event_type", "webhook_id", "partition", "status",
-     "attempts", "next_attempt_at", "last_error", "created_at", "updated_at"}};
-const std::vector<const char*> deliveries_types{"text",    "text",   "text",   "text",
-                                                "text",    "integer", "text",  "integer",
-                                                "bigint",  "text",   "bigint", "bigint"};
+    {"id", "client_id", "event_id", "event_type", "webhook_id", "partition", "status", "attempts",
+     "next_attempt_at", "last_error", "created_at", "updated_at"}};
+const std::vector<const char*> deliveries_types{"text",   "text",    "text",   "text",
+                                                "text",   "integer", "text",   "integer",
+                                                "bigint", "text",    "bigint", "bigint"};
 
 delivery delivery_from_row(const pqxx::row& row) {
   field_cursor f(row);
@@ -294,6 +308,14 @@ attempt attempt_from_row(const pqxx::row& row) {
   return a;
 }
 
+/// What a delivery's last_error becomes after an attempt: the transport error, "HTTP <code>" for
+/// a non-2xx answer, empty after a success.
+std::string attempt_error(const attempt& a) {
+  if (!a.error.empty()) return a.error;
+  if (a.status_code >= 200 && a.status_code < 300) return {};
+  return "HTTP " + std::to_string(a.status_code);
+}
+
 /// One attempt_outcome as a record for the record_attempts statements; `seq` keeps batch order
 /// so the last outcome of a delivery decides its state.
 json outcome_to_json(const attempt_outcome& o, size_t seq) {
@@ -307,6 +329,7 @@ json outcome_to_json(const attempt_outcome& o, size_t seq) {
               {"error", a.error},
               {"response_excerpt", a.response_excerpt},
               {"new_status", to_string(o.new_status)},
+              {"last_error", attempt_error(a)},
               {"next_attempt_at", o.next_attempt_at},
               {"finished_at", a.started_at + a.duration_ms},
               {"dlq_reason", o.dlq_reason}};
@@ -400,7 +423,7 @@ std::vector<std::pair<std::string, std::string>> statements() {
   const std::string latest_outcomes =
       "(SELECT DISTINCT ON (o.delivery_id) o.* FROM json_to_recordset($1::json) AS "
       "o(seq integer, delivery_id text, attempt_no integer, new_status text, "
-      "next_attempt_at bigint, error text, finished_at bigint, dlq_reason text) "
+      "next_attempt_at bigint, last_error text, finished_at bigint, dlq_reason text) "
       "ORDER BY o.delivery_id, o.seq DESC) latest";
   return {
       {"ping", "SELECT 1"},
@@ -413,7 +436,7 @@ std::vector<std::pair<std::string, std::string>> statements() {
       {"webhook_update", webhooks_table.update_sql(2)},
       {"webhook_delete", "DELETE FROM webhooks WHERE client_id = $1 AND id = $2"},
       {"webhook_cancel_pending",
-       "UPDATE deliveries SET status = 'cancelled', updated_at = $3 "
+       "UPDATE deliveries SET status = 'cancelled' "
        "WHERE client_id = $1 AND webhook_id = $2 AND status = 'pending'"},
       {"webhook_load",
        "SELECT " + webhook_cols + " FROM webhooks WHERE status <> 'disabled' ORDER BY id"},
@@ -429,29 +452,33 @@ std::vector<std::pair<std::string, std::string>> statements() {
       {"source_update", sources_table.update_sql(1)},
       {"source_delete", "DELETE FROM sources WHERE id = $1"},
 
+      // Keys are claimed in one order so that concurrent overlapping batches can't deadlock.
       {"event_keys_claim",
        "INSERT INTO event_keys (client_id, event_id) SELECT DISTINCT k.client_id, k.event_id "
        "FROM json_to_recordset($1::json) AS k(client_id text, event_id text) "
-       "ON CONFLICT DO NOTHING RETURNING client_id, event_id"},
+       "ORDER BY k.client_id, k.event_id ON CONFLICT DO NOTHING RETURNING client_id, event_id"},
       {"events_insert", "INSERT INTO events (" + events_table.select_list() + ") SELECT " +
-                            events_table.select_list("e") + " FROM json_to_recordset($1::json) AS " +
+                            events_table.select_list("e") +
+                            " FROM json_to_recordset($1::json) AS " +
                             events_table.recordset("e", events_types)},
-      {"event_get", "SELECT client_id, event_id, event_type, source_timestamp, payload, source_id, "
-                    "received_at FROM events WHERE client_id = $1 AND event_id = $2"},
+      {"event_get",
+       "SELECT client_id, event_id, event_type, source_timestamp, payload, source_id, "
+       "received_at FROM events WHERE client_id = $1 AND event_id = $2"},
 
       {"deliveries_insert", "INSERT INTO deliveries (" + delivery_cols + ") SELECT " +
                                 deliveries_table.select_list("d") +
                                 " FROM json_to_recordset($1::json) AS " +
                                 deliveries_table.recordset("d", deliveries_types)},
-      {"deliveries_due", "SELECT " + delivery_cols +
-                             " FROM deliveries WHERE status = 'pending' AND partition = ANY($1::integer[]) "
-                             "AND next_attempt_at <= $2 ORDER BY next_attempt_at, id LIMIT $3"},
+      {"deliveries_due",
+       "SELECT " + delivery_cols +
+           " FROM deliveries WHERE status = 'pending' AND partition = ANY($1::integer[]) "
+           "AND next_attempt_at <= $2 ORDER BY next_attempt_at, id LIMIT $3"},
       {"deliveries_pending_for_webhook",
        "SELECT " + delivery_cols +
            " FROM deliveries WHERE webhook_id = $1 AND status = 'pending' ORDER BY id LIMIT $2"},
       {"outcomes_apply",
        "UPDATE deliveries d SET status = latest.new_status, attempts = latest.attempt_no, "
-       "next_attempt_at = latest.next_attempt_at, last_error = latest.error, "
+       "next_attempt_at = latest.next_attempt_at, last_error = latest.last_error, "
        "updated_at = latest.finished_at FROM " +
            latest_outcomes + " WHERE d.id = latest.delivery_id"},
       {"attempts_insert", "INSERT INTO delivery_attempts (" + attempts_table.select_list() +
@@ -468,36 +495,40 @@ std::vector<std::pair<std::string, std::string>> statements() {
            "created_at = excluded.created_at, replayed_at = 0"},
       {"delivery_get",
        "SELECT " + delivery_cols + " FROM deliveries WHERE client_id = $1 AND id = $2"},
-      {"delivery_list",
+      {"delivery_list", "SELECT " + delivery_cols +
+                            " FROM deliveries WHERE client_id = $1 AND webhook_id = $2 "
+                            "AND ($3::text = '' OR status = $3::text) AND created_at >= $4::bigint "
+                            "AND ($5::bigint = 0 OR created_at < $5::bigint) "
+                            "AND ($6::text = '' OR id < $6::text) ORDER BY id DESC LIMIT $7"},
+      {"event_deliveries",
        "SELECT " + delivery_cols +
-           " FROM deliveries WHERE client_id = $1 AND webhook_id = $2 "
-           "AND ($3::text = '' OR status = $3::text) AND created_at >= $4::bigint "
-           "AND ($5::bigint = 0 OR created_at < $5::bigint) "
-           "AND ($6::text = '' OR id < $6::text) ORDER BY id DESC LIMIT $7"},
-      {"event_deliveries", "SELECT " + delivery_cols +
-                               " FROM deliveries WHERE client_id = $1 AND event_id = $2 ORDER BY id"},
+           " FROM deliveries WHERE client_id = $1 AND event_id = $2 ORDER BY id"},
       {"delivery_exists", "SELECT 1 FROM deliveries WHERE client_id = $1 AND id = $2"},
       {"attempt_list", "SELECT " + attempts_table.select_list() +
                            " FROM delivery_attempts WHERE delivery_id = $1 ORDER BY attempt_no"},
-      {"delivery_requeue", "UPDATE deliveries SET status = 'pending', next_attempt_at = $3, "
-                           "updated_at = $4 WHERE client_id = $1 AND id = $2 RETURNING " +
-                               delivery_cols},
+      {"delivery_requeue",
+       "UPDATE deliveries SET status = 'pending', next_attempt_at = $3, "
+       "updated_at = $3 WHERE client_id = $1 AND id = $2 RETURNING " +
+           delivery_cols},
 
-      {"dlq_list", "SELECT " + dlq_cols +
-                       " FROM dlq WHERE client_id = $1 AND ($2::text = '' OR webhook_id = $2::text) "
-                       "AND ($3::text = '' OR event_type = $3::text) AND created_at >= $4::bigint "
-                       "AND ($5::bigint = 0 OR created_at < $5::bigint) "
-                       "AND ($6::boolean OR replayed_at = 0) "
-                       "AND ($7::text = '' OR delivery_id < $7::text) "
-                       "ORDER BY delivery_id DESC LIMIT $8"},
+      {"dlq_list",
+       "SELECT " + dlq_cols +
+           " FROM dlq WHERE client_id = $1 AND ($2::text = '' OR webhook_id = $2::text) "
+           "AND ($3::text = '' OR event_type = $3::text) AND created_at >= $4::bigint "
+           "AND ($5::bigint = 0 OR created_at < $5::bigint) "
+           "AND ($6::boolean OR replayed_at = 0) "
+           "AND ($7::text = '' OR delivery_id < $7::text) "
+           "ORDER BY delivery_id DESC LIMIT $8"},
       {"dlq_replay",
-       "WITH replayed AS (UPDATE dlq SET replayed_at = $3 WHERE client_id = $1 "
-       "AND replayed_at = 0 AND delivery_id IN (SELECT json_array_elements_text($2::json)) "
-       "RETURNING delivery_id), "
+       "WITH wanted AS (SELECT w.id, min(w.ord) AS ord FROM json_array_elements_text($2::json) "
+       "WITH ORDINALITY AS w(id, ord) GROUP BY w.id), "
+       "replayed AS (UPDATE dlq SET replayed_at = $3 FROM wanted WHERE dlq.client_id = $1 "
+       "AND dlq.replayed_at = 0 AND dlq.delivery_id = wanted.id "
+       "RETURNING dlq.delivery_id, wanted.ord), "
        "requeued AS (UPDATE deliveries d SET status = 'pending', next_attempt_at = $3, "
-       "updated_at = $3 FROM replayed r WHERE d.id = r.delivery_id RETURNING d.*) "
+       "updated_at = $3 FROM replayed r WHERE d.id = r.delivery_id RETURNING d.*, r.ord) "
        "SELECT " +
-           delivery_cols + " FROM requeued ORDER BY id"},
+           delivery_cols + " FROM requeued ORDER BY ord"},
 
       {"node_heartbeat", nodes_table.insert_sql() +
                              " ON CONFLICT (id) DO UPDATE SET address = excluded.address, "
@@ -515,12 +546,10 @@ std::vector<std::pair<std::string, std::string>> statements() {
 
 /// Session settings and prepared statements of a new connection.
 void prepare_session(pqxx::connection& conn) {
-  {
-    pqxx::nontransaction tx(conn);
-    tx.exec("SET synchronous_commit = on");
-    // Keep server notices ("relation already exists, skipping") off stderr.
-    tx.exec("SET client_min_messages = warning");
-  }
+  // set_variable (not a plain SET) so libpqxx restores them if it ever reconnects this session.
+  conn.set_variable("synchronous_commit", "on");
+  // Keep server notices ("relation already exists, skipping") off stderr.
+  conn.set_variable("client_min_messages", "warning");
   for (const auto& [name, sql] : statements()) conn.prepare(name, sql);
 }
 
@@ -545,7 +574,7 @@ status check_batch(const std::vector<new_event>& batch) {
 }
 
 class pg_store final : public blocking_store {
-public:
+ public:
   pg_store(pg_target target, int pool_size)
       : pool_(std::move(target), pool_size, acquire_timeout, prepare_session) {}
 
@@ -608,10 +637,10 @@ public:
 
   result<int64_t> delete_webhook(const std::string& client_id, const std::string& id) override {
     return write<int64_t>("delete_webhook", [&](pqxx::work& tx) -> result<int64_t> {
-      auto deleted = require_affected(tx.exec_prepared("webhook_delete", client_id, id),
-                                      "webhook " + id);
+      auto deleted =
+          require_affected(tx.exec_prepared("webhook_delete", client_id, id), "webhook " + id);
       if (!deleted) return deleted.err();
-      auto cancelled = tx.exec_prepared("webhook_cancel_pending", client_id, id, wall_clock_ms());
+      auto cancelled = tx.exec_prepared("webhook_cancel_pending", client_id, id);
       return static_cast<int64_t>(cancelled.affected_rows());
     });
   }
@@ -766,8 +795,7 @@ public:
   result<std::vector<delivery>> list_event_deliveries(const std::string& client_id,
                                                       const std::string& event_id) override {
     return read<std::vector<delivery>>("list_event_deliveries", [&](pqxx::nontransaction& tx) {
-      return rows_to(tx.exec_prepared("event_deliveries", client_id, event_id),
-                     delivery_from_row);
+      return rows_to(tx.exec_prepared("event_deliveries", client_id, event_id), delivery_from_row);
     });
   }
 
@@ -784,7 +812,7 @@ public:
   result<delivery> requeue_delivery(const std::string& client_id, const std::string& id,
                                     int64_t due_at) override {
     return write<delivery>("requeue_delivery", [&](pqxx::work& tx) {
-      return first_row(tx.exec_prepared("delivery_requeue", client_id, id, due_at, wall_clock_ms()),
+      return first_row(tx.exec_prepared("delivery_requeue", client_id, id, due_at),
                        delivery_from_row, "delivery " + id);
     });
   }
@@ -796,8 +824,8 @@ public:
     int limit = clamp_limit(req.limit);
     return read<page<dlq_entry>>("list_dlq", [&](pqxx::nontransaction& tx) {
       auto rows = tx.exec_prepared("dlq_list", client_id, filter.webhook_id, filter.event_type,
-                                   filter.since, filter.until, filter.include_replayed,
-                                   req.after, limit + 1);
+                                   filter.since, filter.until, filter.include_replayed, req.after,
+                                   limit + 1);
       return to_page(rows, limit, dlq_entry_from_row,
                      [](const dlq_entry& e) { return e.delivery_id; });
     });
@@ -841,7 +869,7 @@ public:
     });
   }
 
-private:
+ private:
   /// Runs `body(connection)` on a pooled connection; every exception becomes an error, and a
   /// connection that broke is dropped so the next call reconnects.
   template <class T, class Body>
@@ -926,11 +954,11 @@ private:
           missing.push_back(day);
     }
     if (missing.empty()) return {};
-    auto created = with_connection<done>(
-        "create event partitions", [&](pqxx::connection& conn) -> result<done> {
-          ensure_pg_event_partitions_blocking(conn, missing);
-          return done{};
-        });
+    auto created = with_connection<done>("create event partitions",
+                                         [&](pqxx::connection& conn) -> result<done> {
+                                           ensure_pg_event_partitions_blocking(conn, missing);
+                                           return done{};
+                                         });
     if (!created) return created.err();
     std::lock_guard<std::mutex> lock(days_mutex_);
     known_days_.insert(missing.begin(), missing.end());
@@ -952,8 +980,8 @@ private:
 result<std::unique_ptr<blocking_store>> open_pg_store_blocking(const std::string& url,
                                                                int pool_size) {
   if (pool_size < 1)
-    return error{errc::invalid, "PostgreSQL pool size must be at least 1, got " +
-                                    std::to_string(pool_size)};
+    return error{errc::invalid,
+                 "PostgreSQL pool size must be at least 1, got " + std::to_string(pool_size)};
   auto target = parse_pg_target(url);
   if (!target) return target.err();
   auto store = std::make_unique<pg_store>(std::move(*target), pool_size);
