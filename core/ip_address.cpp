@@ -275,7 +275,8 @@ std::optional<ip_address> parse_ipv4_lenient(std::string_view text) {
 
 net_result<cidr> cidr::parse(std::string_view text) {
   auto invalid = [&](const std::string& why) {
-    return net_error{net_errc::invalid_url, "'" + std::string{text} + "' is not a CIDR block: " + why};
+    return net_error{net_errc::invalid_url,
+                     "'" + std::string{text} + "' is not a CIDR block: " + why};
   };
   auto slash = text.find('/');
   auto address = ip_address::parse(text.substr(0, slash));
@@ -335,16 +336,15 @@ std::optional<address_block> classify_address(const ip_address& address) {
   if (auto embedded = find_embedded_v4(b)) {
     auto block = classify_v4(embedded->v4);
     if (!block) return std::nullopt;
-    block->reason = std::string{embedded->scheme} + " " + embedded->v4.to_string() + ": " +
-                    block->reason;
+    block->reason =
+        std::string{embedded->scheme} + " " + embedded->v4.to_string() + ": " + block->reason;
     return block;
   }
   for (const auto& r : blocked_v6) {
     if (prefix_matches(b, r.network, r.prefix_length))
       return address_block{cidr{ip_address::v6(r.network), r.prefix_length}.to_string(), r.reason};
   }
-  if ((b[0] & 0xe0) != 0x20)
-    return address_block{"", "not global unicast (outside 2000::/3)"};
+  if ((b[0] & 0xe0) != 0x20) return address_block{"", "not global unicast (outside 2000::/3)"};
   return std::nullopt;
 }
 

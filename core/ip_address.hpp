@@ -14,7 +14,7 @@ namespace webhookd {
 
 /// An IPv4 or IPv6 address (no port, no IPv6 zone). A value type.
 class ip_address {
-public:
+ public:
   enum class family : uint8_t { v4, v6 };
 
   /// The IPv4 address with this value in host byte order (127.0.0.1 is 0x7f000001).
@@ -55,7 +55,7 @@ public:
   }
   friend bool operator!=(const ip_address& a, const ip_address& b) { return !(a == b); }
 
-private:
+ private:
   ip_address(family f, const std::array<uint8_t, 16>& bytes) : family_(f), bytes_(bytes) {}
 
   family family_;
@@ -76,7 +76,7 @@ std::optional<ip_address> parse_ipv4_lenient(std::string_view text);
 
 /// A block of addresses: a network address and a prefix length.
 class cidr {
-public:
+ public:
   /// Parses "10.0.0.0/8", "fd00::/8", or a bare address (a /32 or /128). The address part is
   /// canonical text (ip_address::parse); the network must have no host bits set.
   static net_result<cidr> parse(std::string_view text);
@@ -93,7 +93,7 @@ public:
   /// "network/prefix", e.g. "10.0.0.0/8".
   std::string to_string() const;
 
-private:
+ private:
   ip_address network_;
   int prefix_length_;
 };

@@ -67,9 +67,9 @@ TEST_CASE("IPv4 parses in every spelling inet_aton accepts", "[unit]") {
 
 TEST_CASE("lenient IPv4 agrees with inet_aton", "[unit]") {
   // The point of the lenient parser is that it reads a host exactly as the resolver would.
-  for (const char* text : {"2130706433", "0x7f000001", "017700000001", "127.1", "0x7f.1",
-                           "0177.0.0.1", "10.0x10.0377", "1.2.3.4", "0", "192.168.1",
-                           "0300.0250.0.1", "3232235777"}) {
+  for (const char* text :
+       {"2130706433", "0x7f000001", "017700000001", "127.1", "0x7f.1", "0177.0.0.1", "10.0x10.0377",
+        "1.2.3.4", "0", "192.168.1", "0300.0250.0.1", "3232235777"}) {
     INFO(text);
     in_addr expected{};
     REQUIRE(inet_aton(text, &expected) == 1);
@@ -80,9 +80,25 @@ TEST_CASE("lenient IPv4 agrees with inet_aton", "[unit]") {
 }
 
 TEST_CASE("out-of-range and malformed IPv4 spellings are rejected", "[unit]") {
-  for (const char* bad : {"256.0.0.1", "1.2.3.256", "4294967296", "0x100000000", "1.16777216",
-                          "1.2.65536", "1.2.3.4.5", "1..2.3", ".1.2.3", "08", "0x7g", "09.1",
-                          "1.2.3.4..", "", ".", "-1", "+1", "1 .2.3.4", "0x1ffffffffffffffff",
+  for (const char* bad : {"256.0.0.1",
+                          "1.2.3.256",
+                          "4294967296",
+                          "0x100000000",
+                          "1.16777216",
+                          "1.2.65536",
+                          "1.2.3.4.5",
+                          "1..2.3",
+                          ".1.2.3",
+                          "08",
+                          "0x7g",
+                          "09.1",
+                          "1.2.3.4..",
+                          "",
+                          ".",
+                          "-1",
+                          "+1",
+                          "1 .2.3.4",
+                          "0x1ffffffffffffffff",
                           "99999999999999999999999"}) {
     INFO(bad);
     CHECK_FALSE(parse_ipv4_lenient(bad).has_value());
@@ -283,10 +299,10 @@ TEST_CASE("IPv6 addresses embedding IPv4 are classified by the IPv4 address", "[
   REQUIRE(mapped.has_value());
   CHECK(mapped->range == "127.0.0.0/8");
   CHECK(mapped->reason == "IPv4-mapped 127.0.0.1: loopback");
-  for (const char* blocked : {"::ffff:10.0.0.1", "::ffff:169.254.169.254", "::ffff:0.0.0.0",
-                              "::ffff:0:192.168.0.1", "::127.0.0.1", "::10.0.0.1",
-                              "64:ff9b::127.0.0.1", "64:ff9b::a9fe:a9fe", "2002:7f00:1::",
-                              "2002:a00:1::1", "2002:c0a8:101::"}) {
+  for (const char* blocked :
+       {"::ffff:10.0.0.1", "::ffff:169.254.169.254", "::ffff:0.0.0.0", "::ffff:0:192.168.0.1",
+        "::127.0.0.1", "::10.0.0.1", "64:ff9b::127.0.0.1", "64:ff9b::a9fe:a9fe",
+        "2002:7f00:1::", "2002:a00:1::1", "2002:c0a8:101::"}) {
     INFO(blocked);
     CHECK(classify_address(addr(blocked)).has_value());
   }

@@ -39,7 +39,7 @@ struct net_error {
 /// Either a value or a net_error. Must be looked at.
 template <class T>
 class [[nodiscard]] net_result {
-public:
+ public:
   net_result(T value) : data_(std::move(value)) {}
   net_result(net_error err) : data_(std::move(err)) {}
 
@@ -57,13 +57,13 @@ public:
   /// Precondition: !ok().
   const net_error& err() const { return std::get<1>(data_); }
 
-private:
+ private:
   std::variant<T, net_error> data_;
 };
 
 /// A check that returns nothing on success. Must be looked at.
 class [[nodiscard]] net_status {
-public:
+ public:
   net_status() = default;
   net_status(net_error err) : err_(std::move(err)) {}
 
@@ -73,7 +73,7 @@ public:
   /// Precondition: !ok().
   const net_error& err() const { return *err_; }
 
-private:
+ private:
   std::optional<net_error> err_;
 };
 

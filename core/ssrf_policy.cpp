@@ -47,8 +47,7 @@ net_result<std::vector<ip_address>> resolve_host_blocking(const std::string& hos
   return addresses;
 }
 
-net_result<ssrf_policy> ssrf_policy::create(const ssrf_settings& settings,
-                                            host_resolver resolver) {
+net_result<ssrf_policy> ssrf_policy::create(const ssrf_settings& settings, host_resolver resolver) {
   if (!resolver) resolver = resolve_host_blocking;
   std::vector<cidr> allowlist;
   for (const auto& entry : settings.allow_private_targets) {
@@ -84,8 +83,7 @@ net_result<parsed_url> ssrf_policy::check_url(std::string_view url, bool allow_h
     return net_error{net_errc::scheme_not_allowed,
                      "callback_url must use https; http is not allowed on this server"};
   if (parsed->host_address) {
-    if (auto refused = refuse(*parsed->host_address, "callback_url host is"))
-      return *refused;
+    if (auto refused = refuse(*parsed->host_address, "callback_url host is")) return *refused;
   }
   return parsed;
 }

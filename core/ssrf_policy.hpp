@@ -37,7 +37,7 @@ net_result<std::vector<ip_address>> resolve_host_blocking(const std::string& hos
 /// a vetted address with CURLOPT_RESOLVE (format_curl_resolve). Immutable; safe to share
 /// between threads.
 class ssrf_policy {
-public:
+ public:
   /// A policy from settings; invalid_url with a message naming the bad entry if a CIDR in
   /// allow_private_targets does not parse. `resolver` looks up host names (tests inject one).
   static net_result<ssrf_policy> create(const ssrf_settings& settings,
@@ -49,12 +49,12 @@ public:
   /// passes here; resolve_and_check_blocking vets what it resolves to.
   net_result<parsed_url> check_url(std::string_view url, bool allow_http = false) const;
 
-  /// Resolves `url.host` with the resolver, by default getaddrinfo (blocks the calling thread: never call it inside an
-  /// event-based actor) and checks EVERY address it returns: one non-public address that the
-  /// allowlist does not cover refuses the whole name (private_address), so DNS answers mixing
-  /// public and private addresses can't be used to reach the private one. On success returns
-  /// the vetted addresses (canonical text, deduplicated, resolver order) to connect to; for an
-  /// IP-literal host, that address alone after check_address and without DNS. A name that does
+  /// Resolves `url.host` with the resolver, by default getaddrinfo (blocks the calling thread:
+  /// never call it inside an event-based actor) and checks EVERY address it returns: one non-public
+  /// address that the allowlist does not cover refuses the whole name (private_address), so DNS
+  /// answers mixing public and private addresses can't be used to reach the private one. On success
+  /// returns the vetted addresses (canonical text, deduplicated, resolver order) to connect to; for
+  /// an IP-literal host, that address alone after check_address and without DNS. A name that does
   /// not resolve gives dns_failure.
   net_result<std::vector<std::string>> resolve_and_check_blocking(const parsed_url& url) const;
 
@@ -69,7 +69,7 @@ public:
   /// The allowlist the policy was made with.
   const std::vector<cidr>& allowlist() const { return allowlist_; }
 
-private:
+ private:
   ssrf_policy(std::vector<cidr> allowlist, bool allow_http, host_resolver resolver)
       : allowlist_(std::move(allowlist)), allow_http_(allow_http), resolver_(std::move(resolver)) {}
 

@@ -26,8 +26,8 @@ bool mentions(const net_error& err, const std::string& word) {
 
 // A resolver answering from a fixed table, standing in for DNS.
 host_resolver table_resolver(std::map<std::string, std::vector<std::string>> table) {
-  return [table = std::move(table)](const std::string& host)
-             -> net_result<std::vector<ip_address>> {
+  return [table =
+              std::move(table)](const std::string& host) -> net_result<std::vector<ip_address>> {
     auto it = table.find(host);
     if (it == table.end())
       return net_error{net_errc::dns_failure, "callback_url host '" + host + "' does not resolve"};
@@ -140,9 +140,9 @@ TEST_CASE("https is required unless http is allowed", "[unit]") {
 
 TEST_CASE("malformed URLs are invalid_url", "[unit]") {
   auto policy = http_policy();
-  for (const char* bad : {"https://user:pw@example.com/", "https://example.com@127.0.0.1/",
-                          "not a url", "https://", "https://1.2.3.256/",
-                          "https://[fe80::1%25eth0]/"}) {
+  for (const char* bad :
+       {"https://user:pw@example.com/", "https://example.com@127.0.0.1/", "not a url", "https://",
+        "https://1.2.3.256/", "https://[fe80::1%25eth0]/"}) {
     INFO(bad);
     auto checked = policy.check_url(bad);
     REQUIRE_FALSE(checked.ok());

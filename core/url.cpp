@@ -8,7 +8,9 @@ net_error invalid(std::string message) {
   return net_error{net_errc::invalid_url, "callback_url " + std::move(message)};
 }
 
-char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char to_lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 std::string lower(std::string_view s) {
   std::string out{s};
@@ -16,11 +18,19 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+bool is_alpha(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_hex(char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
 
-uint16_t default_port(std::string_view scheme) { return scheme == "https" ? 443 : 80; }
+uint16_t default_port(std::string_view scheme) {
+  return scheme == "https" ? 443 : 80;
+}
 
 std::optional<net_error> check_characters(std::string_view text) {
   for (size_t i = 0; i < text.size(); ++i) {

@@ -54,10 +54,10 @@ TEST_CASE("ports default by scheme and are range-checked", "[unit]") {
   CHECK(parse_ok("http://example.com:65535/").port == 65535);
   CHECK(parse_ok("https://example.com:443/").to_string() == "https://example.com/");
   CHECK(parse_ok("http://example.com:443/").to_string() == "http://example.com:443/");
-  for (const char* bad : {"http://example.com:0/", "http://example.com:65536/",
-                          "http://example.com:99999999999999999999/", "http://example.com:/",
-                          "http://example.com:8o/", "http://example.com:-1/",
-                          "http://example.com:80:81/"}) {
+  for (const char* bad :
+       {"http://example.com:0/", "http://example.com:65536/",
+        "http://example.com:99999999999999999999/", "http://example.com:/",
+        "http://example.com:8o/", "http://example.com:-1/", "http://example.com:80:81/"}) {
     CHECK(parse_err(bad).code == net_errc::invalid_url);
   }
 }
@@ -74,13 +74,12 @@ TEST_CASE("IP literal hosts are recognised in every spelling", "[unit]") {
     const char* url;
     const char* host;
   };
-  for (auto s : {spelling{"http://2130706433/", "127.0.0.1"},
-                 spelling{"http://0x7f000001/", "127.0.0.1"},
-                 spelling{"http://017700000001/", "127.0.0.1"},
-                 spelling{"http://127.1/", "127.0.0.1"}, spelling{"http://0x7f.1/", "127.0.0.1"},
-                 spelling{"http://0177.0.0.1/", "127.0.0.1"}, spelling{"http://0/", "0.0.0.0"},
-                 spelling{"http://0X7F.0.0.1./", "127.0.0.1"},
-                 spelling{"http://169.254.169.254/latest/meta-data", "169.254.169.254"}}) {
+  for (auto s :
+       {spelling{"http://2130706433/", "127.0.0.1"}, spelling{"http://0x7f000001/", "127.0.0.1"},
+        spelling{"http://017700000001/", "127.0.0.1"}, spelling{"http://127.1/", "127.0.0.1"},
+        spelling{"http://0x7f.1/", "127.0.0.1"}, spelling{"http://0177.0.0.1/", "127.0.0.1"},
+        spelling{"http://0/", "0.0.0.0"}, spelling{"http://0X7F.0.0.1./", "127.0.0.1"},
+        spelling{"http://169.254.169.254/latest/meta-data", "169.254.169.254"}}) {
     INFO(s.url);
     auto url = parse_ok(s.url);
     CHECK(url.host == s.host);
@@ -114,9 +113,9 @@ TEST_CASE("bracketed IPv6 hosts are parsed; zone ids are refused", "[unit]") {
 }
 
 TEST_CASE("hosts that look like IPv4 but are not valid are refused", "[unit]") {
-  for (const char* bad : {"http://256.0.0.1/", "http://1.2.3.256/", "http://4294967296/",
-                          "http://0x100000000/", "http://1.2.3.4.5/", "http://example.123/",
-                          "http://08/", "http://1..2/"}) {
+  for (const char* bad :
+       {"http://256.0.0.1/", "http://1.2.3.256/", "http://4294967296/", "http://0x100000000/",
+        "http://1.2.3.4.5/", "http://example.123/", "http://08/", "http://1..2/"}) {
     auto err = parse_err(bad);
     CHECK(err.code == net_errc::invalid_url);
     CHECK(mentions(err, "IPv4"));
@@ -124,9 +123,9 @@ TEST_CASE("hosts that look like IPv4 but are not valid are refused", "[unit]") {
 }
 
 TEST_CASE("credentials in the URL are refused", "[unit]") {
-  for (const char* bad : {"https://user:pw@example.com/", "https://user@example.com/",
-                          "https://@example.com/", "https://example.com@127.0.0.1/",
-                          "http://a@b@example.com/"}) {
+  for (const char* bad :
+       {"https://user:pw@example.com/", "https://user@example.com/", "https://@example.com/",
+        "https://example.com@127.0.0.1/", "http://a@b@example.com/"}) {
     auto err = parse_err(bad);
     CHECK(err.code == net_errc::invalid_url);
     CHECK(mentions(err, "credentials"));
