@@ -1,0 +1,131 @@
+#include "app/serve.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scheduler/abstract_coordinator.hpp>
+
+#include <chrono>
+#include <string>
+#include <utility>
+
+#include "app/signals.hpp"
+#include "app/version.hpp"
+#include "http/server.hpp"
+#include "storage/store.hpp"
+
+namespace webhookd::app {
+
+namespace {
+
+std::string one_line(std::string text) {
+  for (char& c : text) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  return text;
+}
+
+std::string url_authority(const std::string& host, uint16_t port) {
+  bool ipv6 = host.find(':') != std::string::npos;
+  return (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+// Opens the store or writes the one-line reason to `err`.
+std::unique_ptr<storage::blocking_store> open_store_or_report(const storage::store_settings& s,
+                                                             std::ostream& err) {
+  auto opened = storage::open_store_blocking(s);
+  if (!opened) {
+    err << "webhookd: cannot open store '" << redact_store_url(s.url)
+        << "': " << one_line(opened.err().message) << "\n";
+    return nullptr;
+  }
+  return std::move(opened.value());
+}
+
+// The actor system, configured in code: argv and caf-application.ini are never read.
+void configure_actor_system(caf::actor_system_config& cfg) {
+  // The default is max(cores, 4) workers; this box class has 2 cores (docs/caf-0.17 notes).
+  cfg.set("scheduler.max-threads", 2);
+}
+
+}  // namespace
+
+int run_serve(const config& cfg, const std::shared_ptr<spdlog::logger>& log, std::ostream& err) {
+  // Before any thread exists, so every thread inherits the blocked mask.
+  shutdown_signals signals;
+
+  log->info("webhookd {} starting: store {}, node {}", version(), redact_store_url(cfg.store.url),
+            cfg.cluster.node_id);
+
+  // Start order: store, actors, HTTP. Locals are destroyed in reverse order, so an early return
+  // also shuts down HTTP, then the actors, then the store.
+  std::unique_ptr<storage::blocking_store> store = open_store_or_report(cfg.store, err);
+  if (!store) return exit_usage;
+  auto schema = store->schema_version();
+  if (!schema) {
+    err << "webhookd: cannot read the schema version of store '" << redact_store_url(cfg.store.url)
+        << "': " << one_line(schema.err().message) << "\n";
+    return exit_usage;
+  }
+  log->info("store {} ready at schema version {}", store->backend(), schema.value());
+
+  caf::actor_system_config actor_config;
+  configure_actor_system(actor_config);
+  auto actors = std::make_unique<caf::actor_system>(actor_config);
+  log->info("actor system running with {} scheduler threads", actors->scheduler().num_workers());
+
+  storage::blocking_store* store_ptr = store.get();
+  auto server = std::make_unique<http::server>(
+      cfg.http,
+      [store_ptr] {
+        auto ping = store_ptr->ping();
+        if (ping) return http::readiness{true, {}};
+        return http::readiness{false, "store unreachable: " + one_line(ping.err().message)};
+      },
+      log);
+  auto started = server->start();
+  if (!started.ok) {
+    err << "webhookd: " << one_line(started.error) << "\n";
+    return exit_usage;
+  }
+  log->info("listening on http://{}", url_authority(cfg.http.host, started.port));
+
+  int rc = exit_ok;
+  for (;;) {
+    int sig = signals.wait_for(std::chrono::milliseconds(500));
+    if (sig != 0) {
+      log->info("{} received, shutting down", signal_name(sig));
+      break;
+    }
+    if (server->failed()) {
+      log->error("the HTTP server stopped unexpectedly, shutting down");
+      rc = exit_failure;
+      break;
+    }
+  }
+
+  server->stop();
+  server.reset();
+  log->info("http server stopped");
+  actors->await_all_actors_done();
+  actors.reset();
+  log->info("actor system stopped");
+  store.reset();
+  log->info("store closed, bye");
+  return rc;
+}
+
+int run_migrate(const config& cfg, std::ostream& out, std::ostream& err) {
+  std::unique_ptr<storage::blocking_store> store = open_store_or_report(cfg.store, err);
+  if (!store) return exit_usage;
+  auto schema = store->schema_version();
+  if (!schema) {
+    err << "webhookd: cannot read the schema version of store '" << redact_store_url(cfg.store.url)
+        << "': " << one_line(schema.err().message) << "\n";
+    return exit_usage;
+  }
+  out << "schema version " << schema.value() << "\n";
+  return exit_ok;
+}
+
+}  // namespace webhookd::app
