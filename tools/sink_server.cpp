@@ -219,8 +219,13 @@ void sink_server::on_delivery(const httplib::Request& req, httplib::Response& re
     return;
   }
   res.status = plan.step.status;
-  if (!plan.retry_after.empty()) res.set_header("Retry-After", plan.retry_after);
-  if (!plan.location.empty()) res.set_header("Location", plan.location);
+  const int status = plan.step.status;
+  if (!plan.retry_after.empty() && (status == 429 || status == 503)) {
+    res.set_header("Retry-After", plan.retry_after);
+  }
+  if (!plan.location.empty() && status >= 300 && status < 400) {
+    res.set_header("Location", plan.location);
+  }
   if (plan.step.status >= 200 && plan.step.status < 300) {
     res.set_content("ok", "text/plain");
   } else {

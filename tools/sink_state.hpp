@@ -36,8 +36,8 @@ struct path_config {
   int delay_ms = 0;                              ///< wait before answering
   bool hang = false;                             ///< every request hangs (overrides the steps)
   int hang_ms = 120000;                          ///< longest a hang holds the request
-  std::string retry_after;                       ///< Retry-After header value, empty = none
-  std::string location;                          ///< Location header value, empty = none
+  std::string retry_after;                       ///< Retry-After on 429/503 answers, empty = none
+  std::string location;                          ///< Location on 3xx answers, empty = none
   nlohmann::json source;                         ///< the JSON it was built from (secrets masked)
 };
 
