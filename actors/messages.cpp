@@ -1,0 +1,18 @@
+#include "actors/messages.hpp"
+
+namespace webhookd {
+
+void register_message_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<webhook>("webhook");
+  cfg.add_message_type<std::vector<webhook>>("std::vector<webhook>");
+  cfg.add_message_type<event_type>("event_type");
+  cfg.add_message_type<source>("source");
+  cfg.add_message_type<event>("event");
+  cfg.add_message_type<delivery>("delivery");
+  cfg.add_message_type<std::vector<delivery>>("std::vector<delivery>");
+  cfg.add_message_type<page_request>("page_request");
+  cfg.add_message_type<page<webhook>>("page<webhook>");
+  cfg.add_message_type<node>("node");
+}
+
+}  // namespace webhookd
