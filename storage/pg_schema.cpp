@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <stdexcept>
 
 namespace webhookd::storage {
 namespace {
@@ -63,6 +64,7 @@ CREATE TABLE sources (
 CREATE TABLE event_keys (
   client_id text COLLATE "C" NOT NULL,
   event_id text COLLATE "C" NOT NULL,
+  received_day date NOT NULL,
   PRIMARY KEY (client_id, event_id)
 );
 CREATE TABLE events (
@@ -173,6 +175,10 @@ int apply_pg_migrations_blocking(pqxx::connection& conn, int64_t now_ms) {
       "CREATE TABLE IF NOT EXISTS schema_migrations "
       "(version integer PRIMARY KEY, applied_at bigint NOT NULL)");
   int version = tx.exec("SELECT coalesce(max(version), 0) FROM schema_migrations")[0][0].as<int>();
+  if (version > latest_pg_schema_version())
+    throw std::runtime_error("schema version " + std::to_string(version) +
+                             " is newer than this build supports (" +
+                             std::to_string(latest_pg_schema_version()) + ")");
   for (const auto& step : migrations) {
     if (step.version <= version) continue;
     tx.exec(step.sql);

@@ -453,17 +453,22 @@ std::vector<std::pair<std::string, std::string>> statements() {
       {"source_delete", "DELETE FROM sources WHERE id = $1"},
 
       // Keys are claimed in one order so that concurrent overlapping batches can't deadlock.
+      // A key remembers its event's day, so get_event reads one partition.
       {"event_keys_claim",
-       "INSERT INTO event_keys (client_id, event_id) SELECT DISTINCT k.client_id, k.event_id "
-       "FROM json_to_recordset($1::json) AS k(client_id text, event_id text) "
-       "ORDER BY k.client_id, k.event_id ON CONFLICT DO NOTHING RETURNING client_id, event_id"},
+       "INSERT INTO event_keys (client_id, event_id, received_day) "
+       "SELECT DISTINCT ON (k.client_id, k.event_id) k.client_id, k.event_id, k.received_day "
+       "FROM json_to_recordset($1::json) AS "
+       "k(seq integer, client_id text, event_id text, received_day date) "
+       "ORDER BY k.client_id, k.event_id, k.seq ON CONFLICT DO NOTHING "
+       "RETURNING client_id, event_id"},
       {"events_insert", "INSERT INTO events (" + events_table.select_list() + ") SELECT " +
                             events_table.select_list("e") +
                             " FROM json_to_recordset($1::json) AS " +
                             events_table.recordset("e", events_types)},
       {"event_get",
        "SELECT client_id, event_id, event_type, source_timestamp, payload, source_id, "
-       "received_at FROM events WHERE client_id = $1 AND event_id = $2"},
+       "received_at FROM events WHERE client_id = $1 AND event_id = $2 AND received_day = "
+       "(SELECT received_day FROM event_keys WHERE client_id = $1 AND event_id = $2)"},
 
       {"deliveries_insert", "INSERT INTO deliveries (" + delivery_cols + ") SELECT " +
                                 deliveries_table.select_list("d") +
@@ -899,7 +904,7 @@ class pg_store final : public blocking_store {
     });
   }
 
-  /// Statements that read, or write one row atomically on their own: no BEGIN/COMMIT.
+  /// Reads: no BEGIN/COMMIT round trips.
   template <class T, class Body>
   result<T> read(const std::string& operation, Body&& body) {
     return in_transaction<pqxx::nontransaction, T>(operation, std::forward<Body>(body));
@@ -913,8 +918,13 @@ class pg_store final : public blocking_store {
   /// One attempt at append_events; sets `missing_partition` when an event found no partition.
   result<append_result> append_once(const std::vector<new_event>& batch, bool& missing_partition) {
     json keys = json::array();
-    for (const auto& item : batch)
-      keys.push_back({{"client_id", item.ev.client_id}, {"event_id", item.ev.event_id}});
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const event& e = batch[i].ev;
+      keys.push_back({{"seq", i},
+                      {"client_id", e.client_id},
+                      {"event_id", e.event_id},
+                      {"received_day", pg_day_text(pg_day_of(e.received_at))}});
+    }
     return write<append_result>("append_events", [&](pqxx::work& tx) -> result<append_result> {
       std::set<std::pair<std::string, std::string>> claimed;
       for (const auto& row : tx.exec_prepared("event_keys_claim", json_text(keys)))

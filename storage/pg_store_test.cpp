@@ -275,6 +275,37 @@ TEST_CASE("migrations are recorded once, also when several nodes open at the sam
   take(store->ping());
 }
 
+TEST_CASE("a database migrated by a newer build is refused with one line", "[pg]") {
+  scratch_database db;
+  db.open();
+  db.sql("INSERT INTO schema_migrations (version, applied_at) VALUES (999, 0)");
+  auto opened = open_pg_store_blocking(db.url(), 1);
+  REQUIRE_FALSE(opened.ok());
+  INFO(opened.err().message);
+  CHECK(opened.err().code == errc::internal);
+  CHECK(opened.err().message.find("999") != std::string::npos);
+  CHECK(opened.err().message.find('\n') == std::string::npos);
+}
+
+TEST_CASE("get_event reads only the partition of the event's day", "[pg]") {
+  scratch_database db;
+  auto store = db.open();
+  std::vector<new_event> batch;
+  for (int i = 0; i < 5; ++i)
+    batch.push_back(make_event("c1", "ev_" + std::to_string(i), t0 + i * day_ms, {"wh_1"}));
+  take(store->append_events(batch));
+  auto plan = db.sql(
+      "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM events WHERE "
+      "client_id = 'c1' AND event_id = 'ev_3' AND received_day = (SELECT received_day FROM "
+      "event_keys WHERE client_id = 'c1' AND event_id = 'ev_3')");
+  std::string text;
+  for (const auto& row : plan) text += row[0].as<std::string>() + "\n";
+  INFO(text);
+  CHECK(text.find(partition_name(t0 + 3 * day_ms)) != std::string::npos);
+  CHECK(text.find("(never executed)") != std::string::npos);  // the other days' partitions
+  CHECK(take(store->get_event("c1", "ev_3")).received_at == t0 + 3 * day_ms);
+}
+
 TEST_CASE("events go to daily partitions made on demand; dedup spans every day", "[pg]") {
   scratch_database db;
   auto store = db.open();
