@@ -42,15 +42,15 @@ bool is_valid_event_type_name(std::string_view name) {
 std::optional<std::string> event_pattern_error(std::string_view pattern) {
   if (pattern.empty()) return std::string{"event type pattern is empty"};
   if (pattern.size() > max_event_type_length)
-    return "event type pattern is longer than " + std::to_string(max_event_type_length) +
-           " bytes";
+    return "event type pattern is longer than " + std::to_string(max_event_type_length) + " bytes";
   if (pattern == "*") return std::nullopt;
   std::string_view stem = pattern;
   if (pattern.size() >= 2 && pattern.substr(pattern.size() - 2) == ".*")
     stem = pattern.substr(0, pattern.size() - 2);
   if (stem.find('*') != std::string_view::npos)
-    return std::string{"event type pattern may use * only as its whole last segment "
-                       "(\"*\" or \"prefix.*\")"};
+    return std::string{
+        "event type pattern may use * only as its whole last segment "
+        "(\"*\" or \"prefix.*\")"};
   return segments_error(stem, "event type pattern");
 }
 

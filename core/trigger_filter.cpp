@@ -174,8 +174,8 @@ bool values_equal(const json& a, const json& b) {
 order compare_ordered(const json& value, const json& operand) {
   if (value.is_number() && operand.is_number()) return compare_numbers(value, operand);
   if (value.is_string() && operand.is_string()) {
-    int c = value.get_ref<const json::string_t&>().compare(
-        operand.get_ref<const json::string_t&>());
+    int c =
+        value.get_ref<const json::string_t&>().compare(operand.get_ref<const json::string_t&>());
     return c < 0 ? order::less : (c > 0 ? order::greater : order::equal);
   }
   return order::unordered;
@@ -322,11 +322,13 @@ bool is_field_operator(std::string_view name) {
          name == "$lte" || name == "$in" || name == "$nin" || name == "$exists";
 }
 
-bool starts_with_dollar(std::string_view s) { return !s.empty() && s.front() == '$'; }
+bool starts_with_dollar(std::string_view s) {
+  return !s.empty() && s.front() == '$';
+}
 
 /// Walks the document once to enforce filter_limits before anything recurses on it.
 class limits_checker {
-public:
+ public:
   explicit limits_checker(const filter_limits& limits) : limits_(limits) {}
 
   std::optional<filter_error> check(const json& document) {
@@ -335,7 +337,7 @@ public:
     return std::nullopt;
   }
 
-private:
+ private:
   bool fail(const std::string& pointer, std::string message) {
     error_ = filter_error{pointer, std::nullopt, std::move(message)};
     return false;
@@ -357,9 +359,8 @@ private:
       return count_text(pointer, value.get_ref<const json::string_t&>().size());
     if (!value.is_object() && !value.is_array()) return true;
     if (depth + 1 > limits_.max_depth)
-      return fail(pointer,
-                  "filter nested too deeply: more than " + std::to_string(limits_.max_depth) +
-                      " levels");
+      return fail(pointer, "filter nested too deeply: more than " +
+                               std::to_string(limits_.max_depth) + " levels");
     const std::size_t mark = pointer.size();
     if (value.is_object()) {
       for (const auto& [key, child] : value.get_ref<const json::object_t&>()) {
@@ -387,7 +388,7 @@ private:
 /// Turns a checked document into clauses, stopping at the first error. Callers run
 /// limits_checker first, so recursion is bounded by max_depth.
 class compiler {
-public:
+ public:
   std::optional<filter_error> compile(const json& document, clause_group& out) {
     if (!document.is_object()) {
       fail("a filter must be a JSON object");
@@ -397,10 +398,10 @@ public:
     return std::nullopt;
   }
 
-private:
+ private:
   /// Extends the current pointer by one token for its lifetime.
   class scoped_token {
-  public:
+   public:
     scoped_token(std::string& pointer, std::string_view token)
         : pointer_(pointer), mark_(pointer.size()) {
       append_pointer_token(pointer_, token);
@@ -409,7 +410,7 @@ private:
     scoped_token(const scoped_token&) = delete;
     scoped_token& operator=(const scoped_token&) = delete;
 
-  private:
+   private:
     std::string& pointer_;
     std::size_t mark_;
   };
@@ -541,8 +542,9 @@ private:
       } else if (starts_with_dollar(name)) {
         return fail("unknown operator " + name);
       } else {
-        return fail("expected an operator: an object with $-keys holds only operators "
-                    "(to compare with such an object use $eq)");
+        return fail(
+            "expected an operator: an object with $-keys holds only operators "
+            "(to compare with such an object use $eq)");
       }
       out.push_back(std::move(test));
     }
@@ -568,15 +570,19 @@ std::string filter_error::to_string() const {
 }
 
 trigger_filter::trigger_filter()
-    : program_(std::make_shared<detail::filter_program>(
-          detail::filter_program{json::object(), {}})) {}
+    : program_(
+          std::make_shared<detail::filter_program>(detail::filter_program{json::object(), {}})) {}
 
 trigger_filter::trigger_filter(std::shared_ptr<const detail::filter_program> program)
     : program_(std::move(program)) {}
 
-bool trigger_filter::empty() const { return program_->root.empty(); }
+bool trigger_filter::empty() const {
+  return program_->root.empty();
+}
 
-const json& trigger_filter::source() const { return program_->source; }
+const json& trigger_filter::source() const {
+  return program_->source;
+}
 
 bool trigger_filter::matches(const json& body) const {
   return group_matches(program_->root, body);

@@ -31,7 +31,7 @@ struct filter_error {
 /// Either a value or a filter_error. Results must be looked at.
 template <class T>
 class [[nodiscard]] filter_result {
-public:
+ public:
   filter_result(T value) : data_(std::move(value)) {}
   filter_result(filter_error err) : data_(std::move(err)) {}
 
@@ -49,7 +49,7 @@ public:
   /// Precondition: !ok().
   const filter_error& err() const { return std::get<1>(data_); }
 
-private:
+ private:
   std::variant<T, filter_error> data_;
 };
 
@@ -72,7 +72,7 @@ struct filter_program;
 /// evaluated from many threads at once. A default-constructed filter has no conditions and
 /// matches every body.
 class trigger_filter {
-public:
+ public:
   /// The empty filter: matches everything.
   trigger_filter();
 
@@ -86,7 +86,7 @@ public:
   /// satisfies the filter. Never throws, never re-parses, allocates nothing.
   bool matches(const nlohmann::json& body) const;
 
-private:
+ private:
   friend filter_result<trigger_filter> parse_trigger_filter(const nlohmann::json&,
                                                             const filter_limits&);
   explicit trigger_filter(std::shared_ptr<const detail::filter_program> program);

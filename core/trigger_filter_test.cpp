@@ -182,7 +182,8 @@ TEST_CASE("$in and $nin test membership with deep equality", "[unit]") {
   CHECK(filter_matches(json::parse(R"({"data.currency": {"$in": ["USD", "EUR"]}})")));
   CHECK_FALSE(filter_matches(json::parse(R"({"data.currency": {"$in": ["GBP", "EUR"]}})")));
   CHECK(filter_matches(json::parse(R"({"data.amount": {"$in": [1, 150.0]}})")));
-  CHECK(filter_matches(json::parse(R"({"data.customer": {"$in": [{"country": "DE", "tier": "gold"}]}})")));
+  CHECK(filter_matches(
+      json::parse(R"({"data.customer": {"$in": [{"country": "DE", "tier": "gold"}]}})")));
   CHECK_FALSE(filter_matches(json::parse(R"({"data.currency": {"$in": []}})")));
 
   CHECK(filter_matches(json::parse(R"({"data.currency": {"$nin": ["GBP", "EUR"]}})")));
@@ -297,18 +298,22 @@ TEST_CASE("$and, $or and $not combine clause objects", "[unit]") {
   body["data"]["amount"] = 99.5;
   CHECK_FALSE(filter_matches(example, body));
 
-  CHECK(filter_matches(json::parse(R"({"$and": [{"type": "invoice.paid"}, {"client_id": "acme"}]})")));
-  CHECK_FALSE(filter_matches(json::parse(R"({"$and": [{"type": "invoice.paid"}, {"client_id": "x"}]})")));
+  CHECK(filter_matches(
+      json::parse(R"({"$and": [{"type": "invoice.paid"}, {"client_id": "acme"}]})")));
+  CHECK_FALSE(
+      filter_matches(json::parse(R"({"$and": [{"type": "invoice.paid"}, {"client_id": "x"}]})")));
   CHECK(filter_matches(json::parse(R"({"$or": [{"type": "x"}, {"client_id": "acme"}]})")));
   CHECK_FALSE(filter_matches(json::parse(R"({"$or": [{"type": "x"}, {"client_id": "y"}]})")));
   // An element of $or is itself ANDed.
-  CHECK_FALSE(filter_matches(json::parse(R"({"$or": [{"type": "invoice.paid", "client_id": "y"}]})")));
+  CHECK_FALSE(
+      filter_matches(json::parse(R"({"$or": [{"type": "invoice.paid", "client_id": "y"}]})")));
   // An empty clause object holds.
   CHECK(filter_matches(json::parse(R"({"$or": [{}, {"type": "x"}]})")));
 
   // Clause-level $not negates the whole clause object: NOT (A AND B).
   CHECK(filter_matches(json::parse(R"({"$not": {"type": "invoice.paid", "client_id": "x"}})")));
-  CHECK_FALSE(filter_matches(json::parse(R"({"$not": {"type": "invoice.paid", "client_id": "acme"}})")));
+  CHECK_FALSE(
+      filter_matches(json::parse(R"({"$not": {"type": "invoice.paid", "client_id": "acme"}})")));
   CHECK(filter_matches(json::parse(R"({"$not": {"data.missing": {"$exists": true}}})")));
 
   // Nested three levels deep.
@@ -330,7 +335,8 @@ TEST_CASE("field-level $not negates an operator object", "[unit]") {
   CHECK(filter_matches(json::parse(R"({"data.amount": {"$not": {"$gt": 200}}})")));
   CHECK_FALSE(filter_matches(json::parse(R"({"data.amount": {"$not": {"$gt": 100}}})")));
   // NOT (> 100 AND < 200): 150 is in the range.
-  CHECK_FALSE(filter_matches(json::parse(R"({"data.amount": {"$not": {"$gt": 100, "$lt": 200}}})")));
+  CHECK_FALSE(
+      filter_matches(json::parse(R"({"data.amount": {"$not": {"$gt": 100, "$lt": 200}}})")));
   CHECK(filter_matches(json::parse(R"({"data.amount": {"$not": {"$gt": 100, "$lt": 120}}})")));
   CHECK(filter_matches(json::parse(R"({"data.amount": {"$not": {"$not": {"$eq": 150}}}})")));
   CHECK(filter_matches(json::parse(R"({"data.currency": {"$not": {"$in": ["EUR"]}}})")));
@@ -475,7 +481,7 @@ TEST_CASE("filters larger than the size limits are rejected", "[unit]") {
 
   filter_limits keys;
   keys.max_text_bytes = 10;
-  CHECK(parse_trigger_filter(json{{"data.a", "xy"}}, keys).ok());   // 6 + 2 bytes
+  CHECK(parse_trigger_filter(json{{"data.a", "xy"}}, keys).ok());           // 6 + 2 bytes
   CHECK(error_of(json{{"data.abc", "xyz"}}, keys).pointer == "/data.abc");  // 8 + 3 bytes
 }
 
