@@ -10,6 +10,8 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<event>("event");
   cfg.add_message_type<delivery>("delivery");
   cfg.add_message_type<std::vector<delivery>>("std::vector<delivery>");
+  cfg.add_message_type<delivery_job>("delivery_job");
+  cfg.add_message_type<std::vector<delivery_job>>("std::vector<delivery_job>");
   cfg.add_message_type<page_request>("page_request");
   cfg.add_message_type<page<webhook>>("page<webhook>");
   cfg.add_message_type<node>("node");

@@ -76,6 +76,22 @@ typename Inspector::result_type inspect(Inspector& f, node& x) {
   return f(caf::meta::type_name("node"), x.id, x.address, x.heartbeat_at);
 }
 
+/// Delivery priority of a job: served high, then standard, then bulk.
+enum class priority_level : uint8_t { high = 0, standard = 1, bulk = 2 };
+
+/// A delivery ready to attempt: its row, the exact body to POST (core/delivery_body.hpp) and its
+/// priority. What ingest hands the endpoint supervisor, and what recovery rebuilds from the store.
+struct delivery_job {
+  delivery row;
+  std::string body;
+  priority_level priority = priority_level::standard;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, delivery_job& x) {
+  return f(caf::meta::type_name("delivery_job"), x.row, x.body, x.priority);
+}
+
 /// Registers every custom message type with CAF (needed for messages that cross nodes).
 void register_message_types(caf::actor_system_config& cfg);
 
