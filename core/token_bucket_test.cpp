@@ -27,16 +27,25 @@ std::vector<int64_t> greedy_grants(token_bucket& bucket, manual_clock& clock, in
 
 /// Checks that every window [grants[i], grants[j]] holds at most burst + rate * T / 1000 grants.
 /// The tightest window around any set of consecutive grants starts and ends at a grant, so
-/// checking all pairs checks every window.
+/// checking all pairs i <= j checks every window. The pair condition
+/// (j - i + 1) - rate * (g[j] - g[i]) / 1000 <= burst splits into a term of j minus a term of i,
+/// so one pass with the smallest i-term so far checks all pairs.
 void check_bound(const std::vector<int64_t>& grants, double rate, double burst) {
-  for (std::size_t i = 0; i < grants.size(); ++i) {
-    for (std::size_t j = i; j < grants.size(); ++j) {
-      const double window_ms = static_cast<double>(grants[j] - grants[i]);
-      const double granted = static_cast<double>(j - i + 1);
-      if (granted > burst + rate * window_ms / 1000.0 + 1e-9) {
-        FAIL("window [" << grants[i] << ", " << grants[j] << "] granted " << granted << " > burst "
-                        << burst << " + rate " << rate << " * " << window_ms << " ms");
-      }
+  double smallest_start = 0;  // min over i <= j of i - rate * g[i] / 1000
+  std::size_t smallest_at = 0;
+  for (std::size_t j = 0; j < grants.size(); ++j) {
+    const double start_term =
+        static_cast<double>(j) - rate * static_cast<double>(grants[j]) / 1000.0;
+    if (j == 0 || start_term < smallest_start) {
+      smallest_start = start_term;
+      smallest_at = j;
+    }
+    const double end_term =
+        static_cast<double>(j + 1) - rate * static_cast<double>(grants[j]) / 1000.0;
+    if (end_term - smallest_start > burst + 1e-6) {
+      FAIL("window [" << grants[smallest_at] << ", " << grants[j] << "] granted "
+                      << (j - smallest_at + 1) << " > burst " << burst << " + rate " << rate
+                      << " * " << (grants[j] - grants[smallest_at]) << " ms");
     }
   }
 }
