@@ -66,7 +66,7 @@ std::string format_rfc3339_ms(int64_t unix_ms) {
   int64_t y;
   unsigned m, d;
   civil_from_days(days, y, m, d);
-  char buf[40];
+  char buf[64];
   std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
                 static_cast<long long>(y), m, d, static_cast<long long>(ms_of_day / 3'600'000),
                 static_cast<long long>(ms_of_day / 60'000 % 60),
