@@ -4,8 +4,8 @@
 #include "sink_server.hpp"
 #include "sink_verify.hpp"
 
-#include <CLI/CLI.hpp>
 #include <pthread.h>
+#include <CLI/CLI.hpp>
 
 #include <chrono>
 #include <csignal>

@@ -69,17 +69,17 @@ sink_server::sink_server(server_settings settings)
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
     listen_fd_ = fd;
   });
-  srv.set_exception_handler([](const httplib::Request&, httplib::Response& res,
-                               std::exception_ptr ep) {
-    std::string message = "unknown exception";
-    try {
-      if (ep) std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      message = e.what();
-    } catch (...) {
-    }
-    send_error(res, 500, "internal", message);
-  });
+  srv.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+        std::string message = "unknown exception";
+        try {
+          if (ep) std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          message = e.what();
+        } catch (...) {
+        }
+        send_error(res, 500, "internal", message);
+      });
 
   srv.Get("/_sink/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok", "text/plain");
@@ -91,15 +91,13 @@ sink_server::sink_server(server_settings settings)
       send_json(res, 200, state_.stats());
     }
   });
-  srv.Get("/_sink/deliveries", [this](const httplib::Request& req, httplib::Response& res) {
-    on_deliveries(req, res);
-  });
+  srv.Get("/_sink/deliveries",
+          [this](const httplib::Request& req, httplib::Response& res) { on_deliveries(req, res); });
   srv.Get("/_sink/config", [this](const httplib::Request&, httplib::Response& res) {
     send_json(res, 200, state_.configs());
   });
-  srv.Post("/_sink/config", [this](const httplib::Request& req, httplib::Response& res) {
-    on_config(req, res);
-  });
+  srv.Post("/_sink/config",
+           [this](const httplib::Request& req, httplib::Response& res) { on_config(req, res); });
   srv.Post("/_sink/reset", [this](const httplib::Request&, httplib::Response& res) {
     state_.reset();
     release_all();
@@ -109,15 +107,15 @@ sink_server::sink_server(server_settings settings)
     release_all();
     send_json(res, 200, json{{"ok", true}});
   });
-  srv.Get("/_sink/wait", [this](const httplib::Request& req, httplib::Response& res) {
-    on_wait(req, res);
-  });
-  srv.Post(".*", [this](const httplib::Request& req, httplib::Response& res) {
-    on_delivery(req, res);
-  });
+  srv.Get("/_sink/wait",
+          [this](const httplib::Request& req, httplib::Response& res) { on_wait(req, res); });
+  srv.Post(".*",
+           [this](const httplib::Request& req, httplib::Response& res) { on_delivery(req, res); });
 }
 
-sink_server::~sink_server() { stop(); }
+sink_server::~sink_server() {
+  stop();
+}
 
 std::variant<int, std::string> sink_server::bind() {
   int port = -1;

@@ -23,18 +23,18 @@ namespace webhookd::sink {
 /// Settings of one sink server.
 struct server_settings {
   std::string host = "127.0.0.1";
-  int port = 0;                      ///< 0 = any free port
-  std::size_t threads = 256;         ///< worker threads = concurrent connections served
+  int port = 0;                          ///< 0 = any free port
+  std::size_t threads = 256;             ///< worker threads = concurrent connections served
   std::size_t keep_alive_max = 1000000;  ///< requests per keep-alive connection
-  int keep_alive_timeout_s = 5;      ///< idle keep-alive connection lifetime
-  int read_timeout_s = 5;            ///< per read of a request
-  std::vector<std::string> keys;     ///< global HMAC keys (decoded secrets)
-  std::size_t keep = 100000;         ///< recorded deliveries kept (counts are always exact)
+  int keep_alive_timeout_s = 5;          ///< idle keep-alive connection lifetime
+  int read_timeout_s = 5;                ///< per read of a request
+  std::vector<std::string> keys;         ///< global HMAC keys (decoded secrets)
+  std::size_t keep = 100000;             ///< recorded deliveries kept (counts are always exact)
 };
 
 /// The HTTP side of `webhookd-sink`: deliveries on any path, control API under /_sink/.
 class sink_server {
-public:
+ public:
   explicit sink_server(server_settings settings);
   ~sink_server();
   sink_server(const sink_server&) = delete;
@@ -53,7 +53,7 @@ public:
   /// The recorded state (for in-process use and tests).
   sink_state& state() { return state_; }
 
-private:
+ private:
   void on_delivery(const httplib::Request& req, httplib::Response& res);
   void on_config(const httplib::Request& req, httplib::Response& res);
   void on_wait(const httplib::Request& req, httplib::Response& res);

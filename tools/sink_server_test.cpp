@@ -1,8 +1,8 @@
 #include "sink_server.hpp"
 #include "sink_verify.hpp"
 
-#include <catch2/catch.hpp>
 #include <httplib.h>
+#include <catch2/catch.hpp>
 
 #include <csignal>
 #include <thread>
@@ -64,8 +64,8 @@ httplib::Result deliver(httplib::Client& client, const std::string& path, const 
     if (!signature.empty()) signature += ' ';
     signature += sign_v1(*decode_secret(secret), id, timestamp, body);
   }
-  httplib::Headers headers{{"webhook-id", id}, {"webhook-timestamp", timestamp},
-                           {"X-Custom", "yes"}};
+  httplib::Headers headers{
+      {"webhook-id", id}, {"webhook-timestamp", timestamp}, {"X-Custom", "yes"}};
   if (!signature.empty()) headers.emplace("webhook-signature", signature);
   return client.Post(path.c_str(), headers, body, "application/json");
 }

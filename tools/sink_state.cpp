@@ -37,14 +37,13 @@ std::string event_id_of(const std::string& body) {
   return {};
 }
 
-
 }  // namespace
 
 std::variant<config_update, config_error> parse_config(const json& doc) {
   if (!doc.is_object()) return config_error{"a config must be a JSON object"};
-  static constexpr std::string_view known[] = {"path",     "secrets", "responses",   "then",
-                                               "delay_ms", "hang",    "hang_ms",     "retry_after",
-                                               "location"};
+  static constexpr std::string_view known[] = {"path",    "secrets",     "responses",
+                                               "then",    "delay_ms",    "hang",
+                                               "hang_ms", "retry_after", "location"};
   for (const auto& item : doc.items()) {
     if (std::find(std::begin(known), std::end(known), item.key()) == std::end(known)) {
       return config_error{"unknown key \"" + item.key() + "\""};

@@ -84,13 +84,14 @@ struct delivery_record {
   std::string event_id;  ///< the body's JSON "id", empty if none
   verification verified = verification::unchecked;
   answer_step answered;
-  std::uint64_t attempt = 0;  ///< how many times this webhook-id reached this path, this one included
+  std::uint64_t attempt =
+      0;  ///< how many times this webhook-id reached this path, this one included
 };
 
 /// Everything the sink knows. Thread-safe: one lock per path for its counters, a shared lock for
 /// the path map, and a separate lock for the bounded list of recorded deliveries.
 class sink_state {
-public:
+ public:
   /// `global_keys` apply to paths without their own secrets; at most `keep` deliveries are kept.
   sink_state(std::vector<std::string> global_keys, std::size_t keep);
 
@@ -122,7 +123,7 @@ public:
   /// Deliveries counted on `path`, or on all paths if `path` is empty.
   std::uint64_t count(const std::string& path) const;
 
-private:
+ private:
   struct path_entry {
     mutable std::mutex mutex;
     std::shared_ptr<const path_config> config;  // null = the default applies

@@ -99,12 +99,12 @@ std::string sign_v1(std::string_view key, std::string_view id, std::string_view 
   content.append(id).append(".").append(timestamp).append(".").append(body);
   std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
   unsigned int mac_len = 0;
-  const unsigned char* ok =
-      HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-           reinterpret_cast<const unsigned char*>(content.data()), content.size(), mac.data(),
-           &mac_len);
+  const unsigned char* ok = HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+                                 reinterpret_cast<const unsigned char*>(content.data()),
+                                 content.size(), mac.data(), &mac_len);
   if (ok == nullptr) return {};  // only on allocation failure inside OpenSSL; matches nothing
-  return "v1," + base64_encode(std::string_view{reinterpret_cast<const char*>(mac.data()), mac_len});
+  return "v1," +
+         base64_encode(std::string_view{reinterpret_cast<const char*>(mac.data()), mac_len});
 }
 
 std::string_view to_string(verification v) {

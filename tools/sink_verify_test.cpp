@@ -30,9 +30,9 @@ TEST_CASE("base64 round-trips and matches RFC 4648 vectors", "[unit][sink]") {
 
 TEST_CASE("base64_decode rejects what is not base64", "[unit][sink]") {
   CHECK_FALSE(base64_decode("Zm9v!"));
-  CHECK_FALSE(base64_decode("Z"));        // a lone digit cannot form a byte
-  CHECK_FALSE(base64_decode("Zm9=="));    // padding that does not complete a group
-  CHECK_FALSE(base64_decode("Zh=="));     // non-zero leftover bits
+  CHECK_FALSE(base64_decode("Z"));      // a lone digit cannot form a byte
+  CHECK_FALSE(base64_decode("Zm9=="));  // padding that does not complete a group
+  CHECK_FALSE(base64_decode("Zh=="));   // non-zero leftover bits
   CHECK_FALSE(base64_decode("Zm 9v"));
 }
 
