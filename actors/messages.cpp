@@ -1,5 +1,7 @@
 #include "actors/messages.hpp"
 
+#include "actors/manager.hpp"
+
 namespace webhookd {
 
 void register_message_types(caf::actor_system_config& cfg) {
@@ -15,6 +17,10 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<page_request>("page_request");
   cfg.add_message_type<page<webhook>>("page<webhook>");
   cfg.add_message_type<node>("node");
+  cfg.add_message_type<std::vector<event_type>>("std::vector<event_type>");
+  cfg.add_message_type<page<source>>("page<source>");
+  cfg.add_message_type<webhook_patch>("webhook_patch");
+  cfg.add_message_type<source_patch>("source_patch");
 }
 
 }  // namespace webhookd
