@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Runs a command with a throwaway PostgreSQL 15 server: a new cluster in a temporary directory,
 # on a free loopback port, stopped and removed when the command ends (also on failure or Ctrl-C).
-# The command sees WEBHOOKD_TEST_PG_URL=postgresql://postgres@127.0.0.1:PORT/postgres.
+# The command sees WEBHOOKD_TEST_PG_URL=postgresql://postgres@127.0.0.1:PORT/postgres, and, for
+# tests that stop and start the server (store outages), WEBHOOKD_TEST_PG_DATA (the data directory)
+# and WEBHOOKD_TEST_PG_CTL (the pg_ctl command, run as postgres when we are root):
+#   $WEBHOOKD_TEST_PG_CTL -D "$WEBHOOKD_TEST_PG_DATA" -m fast -w stop
+#   $WEBHOOKD_TEST_PG_CTL -D "$WEBHOOKD_TEST_PG_DATA" -w -l "$WEBHOOKD_TEST_PG_DATA/restart.log" start
 #
 #   scripts/with-postgres.sh ctest --test-dir build
 set -euo pipefail
@@ -34,11 +38,25 @@ trap stop EXIT INT TERM
 
 as_pg "$pg_bin/initdb" -D "$dir/data" -A trust -U postgres --no-sync >"$dir/initdb.log" 2>&1 ||
   { cat "$dir/initdb.log" >&2; exit 2; }
+# The settings live in postgresql.conf too, so a plain `pg_ctl start` brings the server back as it was.
+cat >>"$dir/data/postgresql.conf" <<EOF
+port = $port
+unix_socket_directories = '$dir'
+listen_addresses = '127.0.0.1'
+max_connections = 200
+fsync = on
+EOF
 as_pg "$pg_bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
   -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on" start >/dev/null ||
   { cat "$dir/server.log" >&2; exit 2; }
 
 export WEBHOOKD_TEST_PG_URL="postgresql://postgres@127.0.0.1:$port/postgres"
+export WEBHOOKD_TEST_PG_DATA="$dir/data"
+if [ "$(id -u)" = 0 ]; then
+  export WEBHOOKD_TEST_PG_CTL="runuser -u postgres -- $pg_bin/pg_ctl"
+else
+  export WEBHOOKD_TEST_PG_CTL="$pg_bin/pg_ctl"
+fi
 echo "with-postgres: PostgreSQL on 127.0.0.1:$port ($dir)"
 set +e
 "$@"
