@@ -107,7 +107,8 @@ struct table_spec {
 /// Reads the fields of a row left to right.
 class field_cursor {
  public:
-  explicit field_cursor(const pqxx::row& row) : row_(row) {}
+  explicit field_cursor(const pqxx::row& row, pqxx::row::size_type first = 0)
+      : row_(row), index_(first) {}
 
   std::string text() { return next().as<std::string>(std::string{}); }
   int64_t int64() { return next().as<int64_t>(0); }
@@ -119,7 +120,7 @@ class field_cursor {
   pqxx::field next() { return row_[index_++]; }
 
   const pqxx::row& row_;
-  pqxx::row::size_type index_ = 0;
+  pqxx::row::size_type index_;
 };
 
 const table_spec webhooks_table{"webhooks",
@@ -224,8 +225,9 @@ const table_spec events_table{"events",
 const std::vector<const char*> events_types{"text", "text", "text",   "bigint",
                                             "text", "text", "bigint", "date"};
 
-event event_from_row(const pqxx::row& row) {
-  field_cursor f(row);
+/// The event whose columns start at field `first` of `row`.
+event event_from_row_at(const pqxx::row& row, pqxx::row::size_type first) {
+  field_cursor f(row, first);
   event e;
   e.client_id = f.text();
   e.event_id = f.text();
@@ -236,6 +238,8 @@ event event_from_row(const pqxx::row& row) {
   e.received_at = f.int64();
   return e;
 }
+
+event event_from_row(const pqxx::row& row) { return event_from_row_at(row, 0); }
 
 json event_to_json(const event& e) {
   return json{
@@ -425,6 +429,18 @@ std::vector<std::pair<std::string, std::string>> statements() {
       "o(seq integer, delivery_id text, attempt_no integer, new_status text, "
       "next_attempt_at bigint, last_error text, finished_at bigint, dlq_reason text) "
       "ORDER BY o.delivery_id, o.seq DESC) latest";
+  // A webhook's pending deliveries ($1) with their events, ordered by `order_by` then id, at
+  // most $2: the delivery's columns, then the event's (as event_get reads them).
+  const auto pending_with_events = [](const std::string& order_by) {
+    return "SELECT " + deliveries_table.select_list("d") +
+           ", e.client_id, e.event_id, e.event_type, e.source_timestamp, e.payload, "
+           "e.source_id, e.received_at FROM deliveries d "
+           "LEFT JOIN event_keys k ON k.client_id = d.client_id AND k.event_id = d.event_id "
+           "LEFT JOIN events e ON e.client_id = d.client_id AND e.event_id = d.event_id "
+           "AND e.received_day = k.received_day "
+           "WHERE d.webhook_id = $1 AND d.status = 'pending' ORDER BY " +
+           order_by + ", d.id LIMIT $2";
+  };
   return {
       {"ping", "SELECT 1"},
       {"schema_version", "SELECT coalesce(max(version), 0) FROM schema_migrations"},
@@ -481,8 +497,14 @@ std::vector<std::pair<std::string, std::string>> statements() {
       {"deliveries_pending_for_webhook",
        "SELECT " + delivery_cols +
            " FROM deliveries WHERE webhook_id = $1 AND status = 'pending' ORDER BY id LIMIT $2"},
+      {"webhooks_with_pending",
+       "SELECT DISTINCT webhook_id FROM deliveries WHERE status = 'pending' "
+       "AND partition = ANY($1::integer[]) ORDER BY webhook_id"},
+      {"pending_with_events_by_due", pending_with_events("d.next_attempt_at")},
+      {"pending_with_events_by_created", pending_with_events("d.created_at")},
       {"outcomes_apply",
-       "UPDATE deliveries d SET status = latest.new_status, attempts = latest.attempt_no, "
+       "UPDATE deliveries d SET status = CASE WHEN d.status = 'cancelled' THEN d.status "
+       "ELSE latest.new_status END, attempts = latest.attempt_no, "
        "next_attempt_at = latest.next_attempt_at, last_error = latest.last_error, "
        "updated_at = latest.finished_at FROM " +
            latest_outcomes + " WHERE d.id = latest.delivery_id"},
@@ -496,6 +518,7 @@ std::vector<std::pair<std::string, std::string>> statements() {
            "latest.dlq_reason, latest.finished_at, 0 FROM " +
            latest_outcomes +
            " JOIN deliveries d ON d.id = latest.delivery_id WHERE latest.new_status = 'failed' "
+           "AND d.status = 'failed' "
            "ON CONFLICT (delivery_id) DO UPDATE SET reason = excluded.reason, "
            "created_at = excluded.created_at, replayed_at = 0"},
       {"delivery_get",
@@ -756,6 +779,42 @@ class pg_store final : public blocking_store {
       return rows_to(tx.exec_prepared("deliveries_pending_for_webhook", webhook_id, limit),
                      delivery_from_row);
     });
+  }
+
+  result<std::vector<std::string>> webhooks_with_pending(
+      const std::vector<int>& partitions) override {
+    if (partitions.empty()) return std::vector<std::string>{};
+    return read<std::vector<std::string>>("webhooks_with_pending", [&](pqxx::nontransaction& tx) {
+      std::vector<std::string> ids;
+      for (const auto& row :
+           tx.exec_prepared("webhooks_with_pending", int_array_literal(partitions)))
+        ids.push_back(row[0].as<std::string>());
+      return ids;
+    });
+  }
+
+  result<std::vector<pending_delivery>> load_pending_with_events(const std::string& webhook_id,
+                                                                 pending_order order,
+                                                                 int limit) override {
+    if (limit <= 0) return std::vector<pending_delivery>{};
+    const char* statement = order == pending_order::due ? "pending_with_events_by_due"
+                                                        : "pending_with_events_by_created";
+    return read<std::vector<pending_delivery>>(
+        "load_pending_with_events",
+        [&](pqxx::nontransaction& tx) -> result<std::vector<pending_delivery>> {
+          const auto event_first =
+              static_cast<pqxx::row::size_type>(deliveries_table.columns.size());
+          std::vector<pending_delivery> out;
+          for (const auto& row : tx.exec_prepared(statement, webhook_id, limit)) {
+            pending_delivery item{delivery_from_row(row), {}};
+            if (row[event_first].is_null())
+              return error{errc::internal, "pending delivery " + item.row.id +
+                                               " has no event " + item.row.event_id};
+            item.ev = event_from_row_at(row, event_first);
+            out.push_back(std::move(item));
+          }
+          return out;
+        });
   }
 
   status record_attempts(const std::vector<attempt_outcome>& outcomes) override {

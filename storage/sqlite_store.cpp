@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <map>
 #include <mutex>
 #include <optional>
 
@@ -276,6 +277,61 @@ public:
                   });
   }
 
+  result<std::vector<std::string>> webhooks_with_pending(
+      const std::vector<int>& partitions) override {
+    return locked("find webhooks with pending deliveries",
+                  [&]() -> result<std::vector<std::string>> {
+                    auto stmt = conn_->prepare(
+                        "SELECT DISTINCT webhook_id FROM deliveries WHERE status = 'pending' "
+                        "AND \"partition\" IN (SELECT value FROM json_each(?1)) "
+                        "ORDER BY webhook_id");
+                    stmt.bind(sqlite::encode_list(partitions));
+                    std::vector<std::string> ids;
+                    while (stmt.step()) ids.push_back(stmt.column_text(0));
+                    return ids;
+                  });
+  }
+
+  result<std::vector<pending_delivery>> load_pending_with_events(const std::string& webhook_id,
+                                                                 pending_order order,
+                                                                 int limit) override {
+    const std::string chosen =
+        "SELECT client_id, event_id FROM deliveries WHERE webhook_id = ?1 AND "
+        "status = 'pending' ORDER BY " +
+        std::string(order == pending_order::due ? "next_attempt_at" : "created_at") +
+        ", id LIMIT ?2";
+    return locked(
+        "load pending deliveries with events of webhook " + quoted(webhook_id),
+        [&]() -> result<std::vector<pending_delivery>> {
+          // Two reads under the connection mutex (no write can come between): the rows, then
+          // their events, matched by key.
+          auto rows_stmt = conn_->prepare(
+              select(sqlite::deliveries_table) +
+              "WHERE webhook_id = ?1 AND status = 'pending' ORDER BY " +
+              std::string(order == pending_order::due ? "next_attempt_at" : "created_at") +
+              ", id LIMIT ?2");
+          auto rows = fetch_all<delivery>(rows_stmt.bind(webhook_id, std::max(limit, 0)));
+          auto events_stmt =
+              conn_->prepare(select(sqlite::events_table) + "WHERE (client_id, event_id) IN (" +
+                             chosen + ")");
+          std::map<std::pair<std::string, std::string>, event> events;
+          for (auto& e : fetch_all<event>(events_stmt.bind(webhook_id, std::max(limit, 0)))) {
+            auto key = std::make_pair(e.client_id, e.event_id);
+            events.emplace(std::move(key), std::move(e));
+          }
+          std::vector<pending_delivery> out;
+          out.reserve(rows.size());
+          for (auto& row : rows) {
+            auto found = events.find({row.client_id, row.event_id});
+            if (found == events.end())
+              return error{errc::internal, "pending delivery " + quoted(row.id) +
+                                               " has no event " + quoted(row.event_id)};
+            out.push_back(pending_delivery{std::move(row), found->second});
+          }
+          return out;
+        });
+  }
+
   status record_attempts(const std::vector<attempt_outcome>& outcomes) override {
     return locked("record " + std::to_string(outcomes.size()) + " attempts", [&]() -> status {
       transaction tx(*conn_);
@@ -483,7 +539,8 @@ private:
     const attempt& a = outcome.att;
     int64_t finished_at = a.started_at + a.duration_ms;
     conn_
-        ->prepare("UPDATE deliveries SET status = ?2, attempts = ?3, next_attempt_at = ?4, "
+        ->prepare("UPDATE deliveries SET status = CASE WHEN status = 'cancelled' "
+                  "THEN 'cancelled' ELSE ?2 END, attempts = ?3, next_attempt_at = ?4, "
                   "last_error = ?5, updated_at = ?6 WHERE id = ?1")
         .bind(a.delivery_id, to_string(outcome.new_status), a.attempt_no, outcome.next_attempt_at,
               attempt_error(a), finished_at)
@@ -496,7 +553,8 @@ private:
       conn_
           ->prepare("INSERT INTO dlq (" + std::string(sqlite::dlq_table.columns) +
                     ") SELECT id, client_id, webhook_id, event_id, event_type, ?2, ?3, 0 "
-                    "FROM deliveries WHERE id = ?1 ON CONFLICT (delivery_id) DO UPDATE SET "
+                    "FROM deliveries WHERE id = ?1 AND status = 'failed' "
+                    "ON CONFLICT (delivery_id) DO UPDATE SET "
                     "reason = excluded.reason, created_at = excluded.created_at, "
                     "replayed_at = 0")
           .bind(a.delivery_id, outcome.dlq_reason, finished_at)

@@ -9,6 +9,18 @@
 
 namespace webhookd::storage {
 
+/// A pending delivery with the event it delivers, so its body can be rebuilt (recovery).
+struct pending_delivery {
+  delivery row;
+  event ev;
+};
+
+/// The order in which load_pending_with_events returns rows.
+enum class pending_order {
+  due,      ///< next_attempt_at, then id: the oldest due first
+  created,  ///< created_at, then id: ingestion order (ordered webhooks)
+};
+
 /// The one storage interface, implemented on SQLite and PostgreSQL.
 ///
 /// Every member function blocks on I/O: call them only from detached actors, a dedicated pool or
@@ -68,8 +80,17 @@ public:
   /// Pending deliveries of one webhook, oldest first (an endpoint actor reloading its queue).
   virtual result<std::vector<delivery>> load_pending_for_webhook(const std::string& webhook_id,
                                                                  int limit) = 0;
+  /// Ids of the webhooks with at least one pending delivery in the given partitions, sorted
+  /// (recovery: which endpoint actors to start).
+  virtual result<std::vector<std::string>> webhooks_with_pending(
+      const std::vector<int>& partitions) = 0;
+  /// Pending deliveries of one webhook with their events, in `order`, at most `limit` (an
+  /// endpoint actor loading its queue). A pending delivery whose event is missing is `internal`.
+  virtual result<std::vector<pending_delivery>> load_pending_with_events(
+      const std::string& webhook_id, pending_order order, int limit) = 0;
   /// Records attempts and their deliveries' new states in one transaction; outcomes whose new
-  /// status is `failed` also create their DLQ entry.
+  /// status is `failed` also create their DLQ entry. A cancelled delivery (its webhook was
+  /// deleted) keeps status `cancelled` and gets no DLQ entry; its attempt is still recorded.
   virtual status record_attempts(const std::vector<attempt_outcome>& outcomes) = 0;
   virtual result<delivery> get_delivery(const std::string& client_id, const std::string& id) = 0;
   /// One webhook's deliveries, newest first; `after` is the id of the last row of the previous page.

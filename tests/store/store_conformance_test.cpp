@@ -718,6 +718,101 @@ TEST_CASE_METHOD(store_fixture, "load_pending_for_webhook: that webhook's pendin
   CHECK(STORE_OK(store().load_pending_for_webhook("wh_missing", 100)).empty());
 }
 
+TEST_CASE_METHOD(store_fixture,
+                 "webhooks_with_pending: webhooks with pending rows in the partitions, sorted",
+                 "[store]") {
+  auto w1 = add_webhook(client_a);
+  const int p1 = partition_of(w1.id);
+  auto w2 = add_webhook_outside(*this, client_b, {p1});
+  const int p2 = partition_of(w2.id);
+  auto w3 = add_webhook_in(*this, client_a, p1);
+  auto done = add_webhook_outside(*this, client_a, {p1, p2});
+  auto later = add_webhook_in(*this, client_b, p2);
+  auto gone = add_webhook_in(*this, client_a, p1);
+
+  add_event(client_a, {w1, w3});
+  add_event(client_b, {w2});
+  auto finished = add_event(client_a, {done}).deliveries[0];
+  record(finished, 1, delivery_status::succeeded);
+  add_event(client_b, {later}, "invoice.paid", now() + 86'400'000);  // pending, not yet due
+  add_event(client_a, {gone});
+  CHECK(STORE_OK(store().delete_webhook(client_a, gone.id)) == 1);
+
+  CHECK(STORE_OK(store().webhooks_with_pending(all_partitions())) ==
+        sorted({w1.id, w2.id, w3.id, later.id}));
+  CHECK(STORE_OK(store().webhooks_with_pending({p1})) == sorted({w1.id, w3.id}));
+  CHECK(STORE_OK(store().webhooks_with_pending({p2})) == sorted({w2.id, later.id}));
+  CHECK(STORE_OK(store().webhooks_with_pending({partition_of(done.id)})).empty());
+  CHECK(STORE_OK(store().webhooks_with_pending({})).empty());
+}
+
+TEST_CASE_METHOD(store_fixture,
+                 "load_pending_with_events: pending rows with their events, in the order asked",
+                 "[store]") {
+  auto w = add_webhook(client_a);
+  auto other = add_webhook(client_a);
+  const int64_t t0 = now();
+  // Created in this order; due in another.
+  std::vector<new_event> events;
+  for (int64_t due : {t0 + 300, t0 + 100, t0 + 200, t0 + 50}) {
+    advance(10);
+    events.push_back(add_event(client_a, {w, other}, "invoice.paid", due));
+  }
+  advance(10);
+  auto succeeded = add_event(client_a, {w}).deliveries[0];
+  record(succeeded, 1, delivery_status::succeeded);
+  // A retried row is due at its new time.
+  record(events[3].deliveries[0], 1, delivery_status::pending, t0 + 250);
+
+  auto by_due = STORE_OK(store().load_pending_with_events(w.id, pending_order::due, 100));
+  std::vector<std::string> due_ids;
+  for (const auto& p : by_due) due_ids.push_back(p.row.id);
+  CHECK(due_ids == std::vector<std::string>{events[1].deliveries[0].id, events[2].deliveries[0].id,
+                                            events[3].deliveries[0].id,
+                                            events[0].deliveries[0].id});
+  for (const auto& p : by_due) {
+    CHECK(p.row.webhook_id == w.id);
+    CHECK(p.row.status == delivery_status::pending);
+    CHECK(p.ev.event_id == p.row.event_id);
+    for (const auto& ne : events)
+      if (ne.ev.event_id == p.ev.event_id) check_same(p.ev, ne.ev);
+  }
+  if (by_due.size() == 4) check_state(by_due[2].row, delivery_status::pending, 1, t0 + 250);
+
+  auto by_created = STORE_OK(store().load_pending_with_events(w.id, pending_order::created, 3));
+  std::vector<std::string> created_ids;
+  for (const auto& p : by_created) created_ids.push_back(p.row.id);
+  CHECK(created_ids == std::vector<std::string>{events[0].deliveries[0].id,
+                                                events[1].deliveries[0].id,
+                                                events[2].deliveries[0].id});
+  CHECK(STORE_OK(store().load_pending_with_events(w.id, pending_order::due, 2)).size() == 2);
+  CHECK(STORE_OK(store().load_pending_with_events(other.id, pending_order::due, 100)).size() == 4);
+  CHECK(STORE_OK(store().load_pending_with_events("wh_missing", pending_order::due, 100)).empty());
+}
+
+TEST_CASE_METHOD(store_fixture,
+                 "record_attempts keeps a cancelled delivery cancelled and out of the DLQ",
+                 "[store]") {
+  auto w = add_webhook(client_a);
+  auto d1 = add_event(client_a, {w}).deliveries[0];
+  auto d2 = add_event(client_a, {w}).deliveries[0];
+  CHECK(STORE_OK(store().delete_webhook(client_a, w.id)) == 2);
+
+  // Attempts that were in flight when the webhook was deleted.
+  STORE_OK(store().record_attempts(
+      {make_outcome(d1, 1, delivery_status::pending, now(), now() + 5000),
+       make_outcome(d2, 1, delivery_status::failed, now(), 0, "client error HTTP 400")}));
+
+  for (const auto& d : {d1, d2}) {
+    auto row = STORE_OK(store().get_delivery(client_a, d.id));
+    CHECK(row.status == delivery_status::cancelled);
+    CHECK(row.attempts == 1);
+    CHECK(STORE_OK(store().list_attempts(client_a, d.id)).size() == 1);
+  }
+  CHECK(STORE_OK(store().list_dlq(client_a, dlq_filter{}, page_request{})).items.empty());
+  CHECK(STORE_OK(store().webhooks_with_pending(all_partitions())).empty());
+}
+
 TEST_CASE_METHOD(store_fixture, "record_attempts updates deliveries, keeps attempts, fills the DLQ",
                  "[store]") {
   auto w = add_webhook(client_a);
