@@ -1,0 +1,294 @@
+#include "actors/endpoint.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <optional>
+#include <utility>
+#include <variant>
+
+namespace webhookd {
+
+namespace {
+
+struct endpoint_actor_state {
+  static const char* name;
+  endpoint_deps deps;
+  std::unique_ptr<endpoint_core> core;
+  uint64_t received = 0;
+  uint64_t wake_generation = 0;
+  std::optional<int64_t> wake_at;
+  uint64_t idle_generation = 0;
+  bool idle_armed = false;
+  uint64_t load_generation = 0;
+  bool load_backoff_armed = false;
+  std::chrono::milliseconds load_backoff{0};
+  std::vector<caf::typed_response_promise<caf::ok_atom>> drains;
+};
+
+const char* endpoint_actor_state::name = "endpoint";
+
+using endpoint_pointer = endpoint_actor::stateful_pointer<endpoint_actor_state>;
+
+int64_t now_ms(endpoint_pointer self) { return self->state.deps.clock->now_ms(); }
+
+void pump(endpoint_pointer self);
+
+/// Classifies a finished attempt and sends its outcome to the store writer.
+void complete_attempt(endpoint_pointer self, const std::string& id, const attempt_report& report);
+
+void log_attempt(endpoint_pointer self, const std::string& id, const attempt_verdict& v) {
+  auto& log = self->state.deps.log;
+  if (!log) return;
+  const auto& a = v.outcome.att;
+  if (v.decision.verdict == delivery_verdict::success) {
+    log->debug("webhook {} delivery {} attempt {}: HTTP {} in {} ms", self->state.core->config().id,
+               id, a.attempt_no, a.status_code, a.duration_ms);
+  } else {
+    log->info("webhook {} delivery {} attempt {}: {} -> {}", self->state.core->config().id, id,
+              a.attempt_no, v.decision.error, to_string(v.decision.verdict));
+  }
+}
+
+void request_disable(endpoint_pointer self, const std::string& reason) {
+  auto& st = self->state;
+  const webhook& w = st.core->config();
+  if (st.deps.log) st.deps.log->warn("disabling webhook {}: {}", w.id, reason);
+  if (!st.deps.manager) return;
+  self->request(st.deps.manager, std::chrono::seconds(10), disable_atom::value, w.client_id, w.id,
+                reason)
+      .then(
+          [self](webhook& updated) {
+            self->state.core->reconfigure(std::move(updated), now_ms(self));
+            pump(self);
+          },
+          [self](caf::error& err) {
+            if (self->state.deps.log)
+              self->state.deps.log->error("webhook {}: the manager did not disable it: {}",
+                                          self->state.core->config().id,
+                                          self->system().render(err));
+          });
+}
+
+void record_outcome(endpoint_pointer self, attempt_outcome outcome) {
+  auto& st = self->state;
+  const std::string id = outcome.att.delivery_id;
+  std::optional<dlq_entry> parked;
+  if (outcome.new_status == delivery_status::failed) {
+    if (const delivery_job* job = st.core->job(id)) {
+      parked = dlq_entry{id,
+                         job->row.client_id,
+                         job->row.webhook_id,
+                         job->row.event_id,
+                         job->row.event_type,
+                         outcome.dlq_reason,
+                         outcome.att.started_at + outcome.att.duration_ms,
+                         0};
+    }
+  }
+  self->request(st.deps.writer, caf::infinite, record_atom::value, std::move(outcome))
+      .then(
+          [self, id, parked](caf::ok_atom) {
+            auto& st = self->state;
+            st.core->on_recorded(id, true, now_ms(self));
+            if (parked && st.deps.dlq) self->send(st.deps.dlq, parked_atom::value, *parked);
+            pump(self);
+          },
+          [self, id](caf::error& err) {
+            auto& st = self->state;
+            if (st.deps.log)
+              st.deps.log->error("webhook {} delivery {}: outcome not recorded: {}",
+                                 st.core->config().id, id, self->system().render(err));
+            st.core->on_recorded(id, false, now_ms(self));
+            pump(self);
+          });
+}
+
+void complete_attempt(endpoint_pointer self, const std::string& id, const attempt_report& report) {
+  auto& st = self->state;
+  auto verdict = st.core->on_attempt_finished(id, report, now_ms(self));
+  if (verdict.outcome.att.delivery_id.empty()) return;  // not in flight (cannot happen)
+  log_attempt(self, id, verdict);
+  bool disable = verdict.disable_webhook;
+  std::string reason = verdict.disable_reason;
+  record_outcome(self, std::move(verdict.outcome));
+  if (disable) request_disable(self, reason);
+}
+
+void send_attempt(endpoint_pointer self, const attempt_start& start) {
+  auto& st = self->state;
+  const delivery_job* job = st.core->job(start.delivery_id);
+  if (job == nullptr) return;
+  auto made = make_attempt_request(st.core->config(), *job, start.started_at, st.deps.settings);
+  if (auto* problem = std::get_if<std::string>(&made)) {
+    attempt_report report;
+    report.result.error = transport_error::other;
+    report.result.error_detail = *problem;
+    complete_attempt(self, start.delivery_id, report);
+    return;
+  }
+  const auto& s = st.deps.settings;
+  std::chrono::milliseconds deadline{s.connect_timeout_ms + s.total_timeout_ms +
+                                     s.request_slack_ms};
+  std::string id = start.delivery_id;
+  int64_t started_at = start.started_at;
+  self->request(st.deps.http, deadline, std::move(std::get<http_request>(made)))
+      .then(
+          [self, id](http_response& response) {
+            attempt_report report;
+            report.result = attempt_result_from(response);
+            report.body_excerpt = std::move(response.body_excerpt);
+            report.duration_ms = response.duration_ms;
+            complete_attempt(self, id, report);
+            pump(self);
+          },
+          [self, id, started_at](caf::error& err) {
+            attempt_report report;
+            report.result.error = err == caf::make_error(caf::sec::request_timeout)
+                                      ? transport_error::timeout
+                                      : transport_error::other;
+            report.result.error_detail = "http client: " + self->system().render(err);
+            report.duration_ms = std::max<int64_t>(0, now_ms(self) - started_at);
+            complete_attempt(self, id, report);
+            pump(self);
+          });
+}
+
+void start_load(endpoint_pointer self) {
+  auto& st = self->state;
+  st.core->load_started();
+  self->request(st.deps.loader, st.deps.settings.load_timeout, load_atom::value,
+                st.core->config().id, st.core->load_in_creation_order(), st.core->load_limit())
+      .then(
+          [self](std::vector<delivery_job>& jobs) {
+            auto& st = self->state;
+            st.load_backoff = std::chrono::milliseconds{0};
+            st.core->load_finished(std::move(jobs), true, now_ms(self));
+            pump(self);
+          },
+          [self](caf::error& err) {
+            auto& st = self->state;
+            const auto& s = st.deps.settings;
+            st.core->load_finished({}, false, now_ms(self));
+            st.load_backoff = st.load_backoff.count() == 0
+                                  ? s.min_load_backoff
+                                  : std::min(s.max_load_backoff, st.load_backoff * 2);
+            if (st.deps.log)
+              st.deps.log->warn("webhook {}: loading pending deliveries failed ({}), retry in {} ms",
+                                st.core->config().id, self->system().render(err),
+                                st.load_backoff.count());
+            st.load_backoff_armed = true;
+            self->delayed_send(self, st.load_backoff, load_atom::value, ++st.load_generation);
+            pump(self);
+          });
+}
+
+void schedule_wake(endpoint_pointer self, std::optional<int64_t> at, int64_t now) {
+  auto& st = self->state;
+  if (!at) return;
+  if (st.wake_at && *st.wake_at <= *at) return;  // an earlier wake-up re-plans anyway
+  st.wake_at = at;
+  std::chrono::milliseconds delay{std::max<int64_t>(0, *at - now)};
+  self->delayed_send(self, delay, wake_atom::value, ++st.wake_generation);
+}
+
+void check_idle(endpoint_pointer self) {
+  auto& st = self->state;
+  if (st.core->idle() && !st.core->draining()) {
+    if (st.idle_armed) return;
+    st.idle_armed = true;
+    self->delayed_send(self, st.deps.settings.idle_timeout, idle_atom::value,
+                       ++st.idle_generation);
+  } else if (st.idle_armed) {
+    st.idle_armed = false;
+    ++st.idle_generation;
+  }
+}
+
+void check_drain(endpoint_pointer self) {
+  auto& st = self->state;
+  if (st.drains.empty() || !st.core->drained()) return;
+  for (auto& rp : st.drains) rp.deliver(caf::ok_atom::value);
+  st.drains.clear();
+}
+
+void pump(endpoint_pointer self) {
+  auto& st = self->state;
+  int64_t now = now_ms(self);
+  if (!st.load_backoff_armed && st.core->wants_load()) start_load(self);
+  for (const auto& start : st.core->start_due(now)) send_attempt(self, start);
+  schedule_wake(self, st.core->next_wake(now), now);
+  check_drain(self);
+  check_idle(self);
+}
+
+endpoint_actor::behavior_type endpoint_behavior(endpoint_pointer self, endpoint_deps deps) {
+  auto& st = self->state;
+  st.deps = std::move(deps);
+  st.core = std::make_unique<endpoint_core>(st.deps.config, st.deps.settings,
+                                            st.deps.clock->now_ms(), st.deps.seed);
+  if (!st.core->policy_error().empty() && st.deps.log)
+    st.deps.log->warn("webhook {}: retry_policy refused ({}), using the default schedule",
+                      st.deps.config.id, st.core->policy_error());
+  pump(self);
+  return {
+      [self](deliver_atom, std::vector<delivery_job>& jobs) {
+        auto& st = self->state;
+        st.received += jobs.size();
+        int64_t now = now_ms(self);
+        for (auto& job : jobs) {
+          auto offered = st.core->offer(std::move(job), now);
+          (void)offered;  // duplicates, overflow and paused webhooks stay in the store
+        }
+        pump(self);
+      },
+      [self](changed_atom, webhook& w) {
+        self->state.core->reconfigure(std::move(w), now_ms(self));
+        pump(self);
+      },
+      [self](drain_atom) -> caf::result<caf::ok_atom> {
+        auto& st = self->state;
+        st.core->set_draining();
+        check_idle(self);
+        if (st.core->drained()) return caf::ok_atom::value;
+        auto rp = self->make_response_promise<caf::ok_atom>();
+        st.drains.push_back(rp);
+        return rp;
+      },
+      [self](state_atom) -> endpoint_state {
+        auto& st = self->state;
+        auto s = st.core->snapshot(now_ms(self));
+        s.received = st.received;
+        s.restarts = st.deps.restarts;
+        return s;
+      },
+      [self](wake_atom, uint64_t generation) {
+        auto& st = self->state;
+        if (generation != st.wake_generation) return;
+        st.wake_at.reset();
+        pump(self);
+      },
+      [self](idle_atom, uint64_t generation) {
+        auto& st = self->state;
+        if (generation != st.idle_generation) return;
+        st.idle_armed = false;
+        if (st.core->idle() && !st.core->draining() && st.deps.supervisor)
+          self->send(st.deps.supervisor, idle_atom::value, st.core->config().id, st.received);
+        check_idle(self);
+      },
+      [self](load_atom, uint64_t generation) {
+        auto& st = self->state;
+        if (generation != st.load_generation) return;
+        st.load_backoff_armed = false;
+        pump(self);
+      },
+  };
+}
+
+}  // namespace
+
+endpoint_actor spawn_endpoint(caf::actor_system& system, endpoint_deps deps) {
+  return system.spawn(endpoint_behavior, std::move(deps));
+}
+
+}  // namespace webhookd

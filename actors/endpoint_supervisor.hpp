@@ -1,0 +1,126 @@
+#pragma once
+
+#include <caf/all.hpp>
+#include <spdlog/logger.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "actors/dlq.hpp"
+#include "actors/endpoint.hpp"
+#include "actors/endpoint_core.hpp"
+#include "actors/http_client.hpp"
+#include "actors/loader.hpp"
+#include "actors/manager.hpp"
+#include "actors/messages.hpp"
+#include "actors/store_writer.hpp"
+#include "core/clock.hpp"
+#include "core/model.hpp"
+
+/// The endpoint supervisor: owns webhook_id -> endpoint actor for the partitions this node
+/// owns (docs/engine.md, "Endpoint actors" and "Recovery"). It spawns an endpoint actor when
+/// work arrives for a webhook (new deliveries, recovery, replay, re-enabling), monitors it,
+/// restarts it when it fails (the new actor reloads its pending deliveries from the store), and
+/// stops it after the idle handshake. It keeps the configs of the active webhooks current from
+/// the manager's change messages and forwards them to live endpoint actors.
+namespace webhookd {
+
+/// `recover_atom, partitions`: start endpoints for the pending deliveries of those partitions.
+using recover_atom = caf::atom_constant<caf::atom("recover")>;
+/// Internal: a delayed restart (webhook id, generation).
+using restart_atom = caf::atom_constant<caf::atom("restart")>;
+/// Internal: another try of the recovery at start after the store failed.
+using recovery_retry_atom = caf::atom_constant<caf::atom("recretry")>;
+
+/// A live view of the supervisor and its endpoint actors.
+struct supervisor_state {
+  uint64_t live = 0;             ///< endpoint actors running
+  uint64_t webhooks = 0;         ///< active webhooks known
+  uint64_t restarts = 0;         ///< endpoint restarts since start
+  uint64_t idle_stops = 0;       ///< endpoint actors stopped after the idle handshake
+  uint64_t jobs_forwarded = 0;   ///< jobs handed to endpoint actors
+  uint64_t jobs_left_in_store = 0;  ///< jobs not handed on (paused/unknown webhook, restart,
+                                    ///< draining): still pending in the store
+  bool draining = false;
+  std::vector<endpoint_state> endpoints;  ///< those that answered in time
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, supervisor_state& x) {
+  return f(caf::meta::type_name("supervisor_state"), x.live, x.webhooks, x.restarts, x.idle_stops,
+           x.jobs_forwarded, x.jobs_left_in_store, x.draining, x.endpoints);
+}
+
+/// The supervisor's protocol:
+/// - `deliver_atom, jobs`: committed deliveries (from ingest, or DLQ replays), grouped by
+///   webhook and handed to its endpoint actor (spawned if needed). Jobs of a webhook that is
+///   paused, disabled, unknown or being restarted stay in the store (a later load takes them).
+/// - `changed_atom, webhook` -> ok_atom; `removed_atom, client_id, webhook_id` -> ok_atom: the
+///   manager's subscriber messages. A live endpoint gets the new config; a removed webhook's
+///   actor stops; a webhook becoming active again gets an actor (to load what is pending).
+/// - `idle_atom, webhook_id, jobs_received`: an endpoint's idle report (see endpoint.hpp).
+/// - `recover_atom, partitions` -> how many endpoint actors were started: adds the partitions
+///   to those owned and starts an actor for every active webhook with pending deliveries in
+///   them (each loads its own pending deliveries).
+/// - `drain_atom` -> ok_atom once every endpoint drained (or settings.drain_timeout passed):
+///   no new attempts start anywhere after it.
+/// - `state_atom` -> supervisor_state (endpoints that don't answer within 2 s are left out).
+/// - `restart_atom, webhook_id, generation`, `recovery_retry_atom, partitions`: internal.
+/// On an exit message it stops every endpoint actor, then itself.
+using endpoint_supervisor_actor =
+    caf::typed_actor<caf::reacts_to<deliver_atom, std::vector<delivery_job>>,
+                     caf::replies_to<changed_atom, webhook>::with<caf::ok_atom>,
+                     caf::replies_to<removed_atom, std::string, std::string>::with<caf::ok_atom>,
+                     caf::reacts_to<idle_atom, std::string, uint64_t>,
+                     caf::replies_to<recover_atom, std::vector<int>>::with<uint64_t>,
+                     caf::replies_to<drain_atom>::with<caf::ok_atom>,
+                     caf::replies_to<state_atom>::with<supervisor_state>,
+                     caf::reacts_to<restart_atom, std::string, uint64_t>,
+                     caf::reacts_to<recovery_retry_atom, std::vector<int>>>;
+
+/// Tuning of the supervisor.
+struct supervisor_settings {
+  /// Settings of every endpoint actor.
+  endpoint_settings endpoint;
+  /// Partitions whose recovery starts with the supervisor (default: all of them). Empty: no
+  /// recovery at start (send recover_atom later).
+  std::vector<int> partitions = all_partitions();
+  /// How long drain waits for endpoints to finish their in-flight attempts.
+  std::chrono::milliseconds drain_timeout{10'000};
+  /// Restarts of one webhook's actor within restart_window back off: the second waits
+  /// min_restart_delay, each further one twice as long, up to max_restart_delay.
+  std::chrono::milliseconds restart_window{60'000};
+  std::chrono::milliseconds min_restart_delay{100};
+  std::chrono::milliseconds max_restart_delay{30'000};
+  /// How long a restart waits for the store writer to commit the failed actor's outcomes.
+  std::chrono::milliseconds writer_sync_timeout{5'000};
+  /// Retry delay of a recovery whose store read failed.
+  std::chrono::milliseconds recovery_retry{2'000};
+
+  /// 0 .. partition_count - 1.
+  static std::vector<int> all_partitions();
+};
+
+/// What the supervisor works with. `clock` must outlive the actor.
+struct supervisor_deps {
+  /// The active webhooks at start (the app loads them before spawning).
+  std::vector<webhook> webhooks;
+  http_client_actor http;
+  store_writer_actor writer;
+  loader_actor loader;
+  dlq_actor dlq;          ///< may be invalid; the supervisor registers as its replay target
+  manager_actor manager;  ///< may be invalid; if set the supervisor subscribes to it
+  const clock_source* clock = nullptr;
+  std::shared_ptr<spdlog::logger> log;  ///< may be null
+  supervisor_settings settings;
+  uint64_t seed = 0;  ///< seeds every endpoint's jitter
+};
+
+/// Spawns the supervisor; it starts recovery of settings.partitions at once.
+endpoint_supervisor_actor spawn_endpoint_supervisor(caf::actor_system& system,
+                                                    supervisor_deps deps);
+
+}  // namespace webhookd
