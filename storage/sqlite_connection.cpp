@@ -44,7 +44,9 @@ std::string describe(sqlite3* db, int rc) {
 
 }  // namespace
 
-void throw_failure(sqlite3* db, int rc) { throw failure{error{map_result_code(rc), describe(db, rc)}}; }
+void throw_failure(sqlite3* db, int rc) {
+  throw failure{error{map_result_code(rc), describe(db, rc)}};
+}
 
 void throw_failure(errc code, std::string message) {
   throw failure{error{code, std::move(message)}};
@@ -66,8 +68,8 @@ void statement::bind_value(int index, int64_t value) {
 }
 
 void statement::bind_value(int index, const std::string& value) {
-  check(sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT,
-                            SQLITE_UTF8));
+  check(
+      sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
 }
 
 void statement::bind_value(int index, const std::optional<std::string>& value) {
@@ -95,8 +97,7 @@ std::string statement::column_text(int col) const {
 
 // --- connection ---
 
-result<std::unique_ptr<connection>> connection::open(const std::string& path,
-                                                     int busy_timeout_ms) {
+result<std::unique_ptr<connection>> connection::open(const std::string& path, int busy_timeout_ms) {
   sqlite3* raw = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
@@ -141,7 +142,9 @@ bool connection::is_memory() const {
 
 // --- transaction ---
 
-transaction::transaction(connection& conn) : conn_(conn) { conn_.exec("BEGIN IMMEDIATE"); }
+transaction::transaction(connection& conn) : conn_(conn) {
+  conn_.exec("BEGIN IMMEDIATE");
+}
 
 transaction::~transaction() {
   if (open_) sqlite3_exec(conn_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);

@@ -42,7 +42,7 @@ struct stmt_finalizer {
 /// A borrowed, cached prepared statement. Parameters bind left to right (?1, ?2, ...); the
 /// statement is reset and its bindings cleared when this object goes away.
 class statement {
-public:
+ public:
   statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
   ~statement();
   statement(const statement&) = delete;
@@ -65,7 +65,7 @@ public:
   int64_t column_int64(int col) const { return sqlite3_column_int64(stmt_, col); }
   std::string column_text(int col) const;
 
-private:
+ private:
   void bind_value(int index, int64_t value);
   void bind_value(int index, int value) { bind_value(index, static_cast<int64_t>(value)); }
   void bind_value(int index, bool value) { bind_value(index, static_cast<int64_t>(value)); }
@@ -80,7 +80,7 @@ private:
 
 /// Reads the columns of the current row left to right.
 class row_reader {
-public:
+ public:
   explicit row_reader(const statement& stmt) : stmt_(stmt) {}
 
   int64_t int64() { return stmt_.column_int64(next_++); }
@@ -88,7 +88,7 @@ public:
   bool boolean() { return stmt_.column_int64(next_++) != 0; }
   std::string text() { return stmt_.column_text(next_++); }
 
-private:
+ private:
   const statement& stmt_;
   int next_ = 0;
 };
@@ -96,7 +96,7 @@ private:
 /// One SQLite connection with a cache of prepared statements. Not thread-safe: the owner
 /// serializes access.
 class connection {
-public:
+ public:
   /// Opens or creates the database file at `path` read-write and sets the busy timeout.
   /// Errors (as values): unavailable when the file can't be opened or is read-only.
   static result<std::unique_ptr<connection>> open(const std::string& path, int busy_timeout_ms);
@@ -116,14 +116,14 @@ public:
 
   sqlite3* handle() const { return db_.get(); }
 
-private:
+ private:
   std::unique_ptr<sqlite3, db_closer> db_;
   std::unordered_map<std::string, std::unique_ptr<sqlite3_stmt, stmt_finalizer>> cache_;
 };
 
 /// A write transaction (BEGIN IMMEDIATE) rolled back unless committed.
 class transaction {
-public:
+ public:
   explicit transaction(connection& conn);
   ~transaction();
   transaction(const transaction&) = delete;
@@ -131,7 +131,7 @@ public:
 
   void commit();
 
-private:
+ private:
   connection& conn_;
   bool open_ = true;
 };

@@ -141,7 +141,9 @@ void apply(connection& conn, const migration& step) {
 
 }  // namespace
 
-std::vector<migration> migrations() { return {{1, schema_v1}}; }
+std::vector<migration> migrations() {
+  return {{1, schema_v1}};
+}
 
 int applied_version(connection& conn) {
   auto stmt = conn.prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");

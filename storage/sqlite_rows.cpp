@@ -19,7 +19,9 @@ std::vector<std::string> split_columns(const char* columns) {
   return out;
 }
 
-std::string placeholder(size_t index) { return "?" + std::to_string(index); }
+std::string placeholder(size_t index) {
+  return "?" + std::to_string(index);
+}
 
 /// Reads a JSON array of strings; a corrupt value is an internal error naming the column.
 std::vector<std::string> decode_list(const std::string& text, const char* column) {
@@ -30,8 +32,9 @@ std::vector<std::string> decode_list(const std::string& text, const char* column
     ok = json[i].is_string();
     if (ok) out.push_back(json[i].get<std::string>());
   }
-  if (!ok) throw_failure(errc::internal, std::string("stored ") + column +
-                                             " is not a JSON array of strings: " + text);
+  if (!ok)
+    throw_failure(errc::internal,
+                  std::string("stored ") + column + " is not a JSON array of strings: " + text);
   return out;
 }
 
@@ -73,7 +76,9 @@ std::string encode_list(const std::vector<std::string>& items) {
   return nlohmann::json(items).dump();
 }
 
-std::string encode_list(const std::vector<int>& items) { return nlohmann::json(items).dump(); }
+std::string encode_list(const std::vector<int>& items) {
+  return nlohmann::json(items).dump();
+}
 
 // --- readers ---
 
@@ -246,7 +251,9 @@ void bind_row(statement& stmt, const attempt& a) {
             a.response_excerpt);
 }
 
-void bind_row(statement& stmt, const node& n) { stmt.bind(n.id, n.address, n.heartbeat_at); }
+void bind_row(statement& stmt, const node& n) {
+  stmt.bind(n.id, n.address, n.heartbeat_at);
+}
 
 void bind_row(statement& stmt, const partition_lease& l) {
   stmt.bind(l.partition, l.node_id, l.expires_at);

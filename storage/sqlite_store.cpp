@@ -21,11 +21,17 @@ using sqlite::transaction;
 constexpr int busy_timeout_ms = 5000;
 constexpr int max_page_size = 1000;
 
-int clamp_page_size(int limit) { return std::clamp(limit, 1, max_page_size); }
+int clamp_page_size(int limit) {
+  return std::clamp(limit, 1, max_page_size);
+}
 
-std::string quoted(const std::string& s) { return "'" + s + "'"; }
+std::string quoted(const std::string& s) {
+  return "'" + s + "'";
+}
 
-error not_found(const std::string& what) { return error{errc::not_found, what + " not found"}; }
+error not_found(const std::string& what) {
+  return error{errc::not_found, what + " not found"};
+}
 
 /// Every row the statement yields.
 template <class T>
@@ -78,15 +84,14 @@ status check_batch(const std::vector<new_event>& batch) {
 
 /// The blocking_store on one SQLite connection; a mutex serializes every call.
 class sqlite_store final : public blocking_store {
-public:
+ public:
   explicit sqlite_store(std::unique_ptr<connection> conn) : conn_(std::move(conn)) {}
 
   std::string backend() const override { return "sqlite"; }
 
   result<int> schema_version() override {
-    return locked("read the schema version", [&]() -> result<int> {
-      return sqlite::applied_version(*conn_);
-    });
+    return locked("read the schema version",
+                  [&]() -> result<int> { return sqlite::applied_version(*conn_); });
   }
 
   status ping() override {
@@ -109,8 +114,8 @@ public:
 
   result<webhook> get_webhook(const std::string& client_id, const std::string& id) override {
     return locked("get webhook " + quoted(id), [&]() -> result<webhook> {
-      auto stmt = conn_->prepare(select(sqlite::webhooks_table) +
-                                 "WHERE client_id = ?1 AND id = ?2");
+      auto stmt =
+          conn_->prepare(select(sqlite::webhooks_table) + "WHERE client_id = ?1 AND id = ?2");
       auto row = fetch_one<webhook>(stmt.bind(client_id, id));
       if (!row) return not_found("webhook " + quoted(id));
       return std::move(*row);
@@ -145,8 +150,10 @@ public:
           .bind(client_id, id)
           .run();
       if (conn_->changes() == 0) return not_found("webhook " + quoted(id));
-      conn_->prepare("UPDATE deliveries SET status = 'cancelled' "
-                     "WHERE webhook_id = ?1 AND client_id = ?2 AND status = 'pending'")
+      conn_
+          ->prepare(
+              "UPDATE deliveries SET status = 'cancelled' "
+              "WHERE webhook_id = ?1 AND client_id = ?2 AND status = 'pending'")
           .bind(id, client_id)
           .run();
       int64_t cancelled = conn_->changes();
@@ -157,8 +164,8 @@ public:
 
   result<std::vector<webhook>> load_webhooks() override {
     return locked("load webhooks", [&]() -> result<std::vector<webhook>> {
-      auto stmt = conn_->prepare(select(sqlite::webhooks_table) +
-                                 "WHERE status <> 'disabled' ORDER BY id");
+      auto stmt =
+          conn_->prepare(select(sqlite::webhooks_table) + "WHERE status <> 'disabled' ORDER BY id");
       return fetch_all<webhook>(stmt);
     });
   }
@@ -244,8 +251,8 @@ public:
 
   result<event> get_event(const std::string& client_id, const std::string& event_id) override {
     return locked("get event " + quoted(event_id), [&]() -> result<event> {
-      auto stmt = conn_->prepare(select(sqlite::events_table) +
-                                 "WHERE client_id = ?1 AND event_id = ?2");
+      auto stmt =
+          conn_->prepare(select(sqlite::events_table) + "WHERE client_id = ?1 AND event_id = ?2");
       auto row = fetch_one<event>(stmt.bind(client_id, event_id));
       if (!row) return not_found("event " + quoted(event_id));
       return std::move(*row);
@@ -311,9 +318,8 @@ public:
               std::string(order == pending_order::due ? "next_attempt_at" : "created_at") +
               ", id LIMIT ?2");
           auto rows = fetch_all<delivery>(rows_stmt.bind(webhook_id, std::max(limit, 0)));
-          auto events_stmt =
-              conn_->prepare(select(sqlite::events_table) + "WHERE (client_id, event_id) IN (" +
-                             chosen + ")");
+          auto events_stmt = conn_->prepare(select(sqlite::events_table) +
+                                            "WHERE (client_id, event_id) IN (" + chosen + ")");
           std::map<std::pair<std::string, std::string>, event> events;
           for (auto& e : fetch_all<event>(events_stmt.bind(webhook_id, std::max(limit, 0)))) {
             auto key = std::make_pair(e.client_id, e.event_id);
@@ -324,8 +330,8 @@ public:
           for (auto& row : rows) {
             auto found = events.find({row.client_id, row.event_id});
             if (found == events.end())
-              return error{errc::internal, "pending delivery " + quoted(row.id) +
-                                               " has no event " + quoted(row.event_id)};
+              return error{errc::internal, "pending delivery " + quoted(row.id) + " has no event " +
+                                               quoted(row.event_id)};
             out.push_back(pending_delivery{std::move(row), found->second});
           }
           return out;
@@ -344,8 +350,8 @@ public:
 
   result<delivery> get_delivery(const std::string& client_id, const std::string& id) override {
     return locked("get delivery " + quoted(id), [&]() -> result<delivery> {
-      auto stmt = conn_->prepare(select(sqlite::deliveries_table) +
-                                 "WHERE client_id = ?1 AND id = ?2");
+      auto stmt =
+          conn_->prepare(select(sqlite::deliveries_table) + "WHERE client_id = ?1 AND id = ?2");
       auto row = fetch_one<delivery>(stmt.bind(client_id, id));
       if (!row) return not_found("delivery " + quoted(id));
       return std::move(*row);
@@ -359,19 +365,18 @@ public:
     int limit = clamp_page_size(req.limit);
     std::optional<std::string> status;
     if (filter.status) status = to_string(*filter.status);
-    return locked("list deliveries of webhook " + quoted(webhook_id),
-                  [&]() -> result<page<delivery>> {
-                    auto stmt = conn_->prepare(
-                        select(sqlite::deliveries_table) +
-                        "WHERE client_id = ?1 AND webhook_id = ?2 "
-                        "AND (?3 IS NULL OR status = ?3) AND created_at >= ?4 "
-                        "AND (?5 = 0 OR created_at < ?5) AND (?6 = '' OR id < ?6) "
-                        "ORDER BY id DESC LIMIT ?7");
-                    stmt.bind(client_id, webhook_id, status, filter.since, filter.until,
-                              req.after, limit + 1);
-                    return make_page(fetch_all<delivery>(stmt), limit,
-                                     [](const delivery& d) { return d.id; });
-                  });
+    return locked(
+        "list deliveries of webhook " + quoted(webhook_id), [&]() -> result<page<delivery>> {
+          auto stmt = conn_->prepare(select(sqlite::deliveries_table) +
+                                     "WHERE client_id = ?1 AND webhook_id = ?2 "
+                                     "AND (?3 IS NULL OR status = ?3) AND created_at >= ?4 "
+                                     "AND (?5 = 0 OR created_at < ?5) AND (?6 = '' OR id < ?6) "
+                                     "ORDER BY id DESC LIMIT ?7");
+          stmt.bind(client_id, webhook_id, status, filter.since, filter.until, req.after,
+                    limit + 1);
+          return make_page(fetch_all<delivery>(stmt), limit,
+                           [](const delivery& d) { return d.id; });
+        });
   }
 
   result<std::vector<delivery>> list_event_deliveries(const std::string& client_id,
@@ -387,17 +392,16 @@ public:
 
   result<std::vector<attempt>> list_attempts(const std::string& client_id,
                                              const std::string& delivery_id) override {
-    return locked("list attempts of delivery " + quoted(delivery_id),
-                  [&]() -> result<std::vector<attempt>> {
-                    auto owner = conn_->prepare(
-                        "SELECT 1 FROM deliveries WHERE client_id = ?1 AND id = ?2");
-                    if (!owner.bind(client_id, delivery_id).step())
-                      return not_found("delivery " + quoted(delivery_id));
-                    auto stmt = conn_->prepare(select(sqlite::attempts_table) +
-                                               "WHERE delivery_id = ?1 "
-                                               "ORDER BY attempt_no, rowid");
-                    return fetch_all<attempt>(stmt.bind(delivery_id));
-                  });
+    return locked(
+        "list attempts of delivery " + quoted(delivery_id), [&]() -> result<std::vector<attempt>> {
+          auto owner = conn_->prepare("SELECT 1 FROM deliveries WHERE client_id = ?1 AND id = ?2");
+          if (!owner.bind(client_id, delivery_id).step())
+            return not_found("delivery " + quoted(delivery_id));
+          auto stmt = conn_->prepare(select(sqlite::attempts_table) +
+                                     "WHERE delivery_id = ?1 "
+                                     "ORDER BY attempt_no, rowid");
+          return fetch_all<attempt>(stmt.bind(delivery_id));
+        });
   }
 
   result<delivery> requeue_delivery(const std::string& client_id, const std::string& id,
@@ -419,12 +423,12 @@ public:
                                    const page_request& req) override {
     int limit = clamp_page_size(req.limit);
     return locked("list DLQ entries", [&]() -> result<page<dlq_entry>> {
-      auto stmt = conn_->prepare(
-          select(sqlite::dlq_table) +
-          "WHERE client_id = ?1 AND (?2 = '' OR webhook_id = ?2) "
-          "AND (?3 = '' OR event_type = ?3) AND created_at >= ?4 "
-          "AND (?5 = 0 OR created_at < ?5) AND (?6 OR replayed_at = 0) "
-          "AND (?7 = '' OR delivery_id < ?7) ORDER BY delivery_id DESC LIMIT ?8");
+      auto stmt =
+          conn_->prepare(select(sqlite::dlq_table) +
+                         "WHERE client_id = ?1 AND (?2 = '' OR webhook_id = ?2) "
+                         "AND (?3 = '' OR event_type = ?3) AND created_at >= ?4 "
+                         "AND (?5 = 0 OR created_at < ?5) AND (?6 OR replayed_at = 0) "
+                         "AND (?7 = '' OR delivery_id < ?7) ORDER BY delivery_id DESC LIMIT ?8");
       stmt.bind(client_id, filter.webhook_id, filter.event_type, filter.since, filter.until,
                 filter.include_replayed, req.after, limit + 1);
       return make_page(fetch_all<dlq_entry>(stmt), limit,
@@ -467,21 +471,19 @@ public:
 
   result<bool> acquire_lease(int partition, const std::string& node_id, int64_t now,
                              int64_t expires_at) override {
-    return locked("acquire lease on partition " + std::to_string(partition),
-                  [&]() -> result<bool> {
-                    transaction tx(*conn_);
-                    auto upsert = conn_->prepare(
-                        sqlite::insert_sql(sqlite::leases_table) +
-                        " ON CONFLICT (\"partition\") DO UPDATE SET node_id = excluded.node_id, "
-                        "expires_at = excluded.expires_at WHERE partition_leases.expires_at < ?4 "
-                        "OR partition_leases.node_id = excluded.node_id");
-                    upsert.bind(partition, node_id, expires_at, now).run();
-                    auto holder = conn_->prepare(
-                        "SELECT node_id FROM partition_leases WHERE \"partition\" = ?1");
-                    bool held = holder.bind(partition).step() && holder.column_text(0) == node_id;
-                    tx.commit();
-                    return held;
-                  });
+    return locked("acquire lease on partition " + std::to_string(partition), [&]() -> result<bool> {
+      transaction tx(*conn_);
+      auto upsert =
+          conn_->prepare(sqlite::insert_sql(sqlite::leases_table) +
+                         " ON CONFLICT (\"partition\") DO UPDATE SET node_id = excluded.node_id, "
+                         "expires_at = excluded.expires_at WHERE partition_leases.expires_at < ?4 "
+                         "OR partition_leases.node_id = excluded.node_id");
+      upsert.bind(partition, node_id, expires_at, now).run();
+      auto holder = conn_->prepare("SELECT node_id FROM partition_leases WHERE \"partition\" = ?1");
+      bool held = holder.bind(partition).step() && holder.column_text(0) == node_id;
+      tx.commit();
+      return held;
+    });
   }
 
   result<std::vector<partition_lease>> list_leases() override {
@@ -491,7 +493,7 @@ public:
     });
   }
 
-private:
+ private:
   static std::string select(const sqlite::table& t) { return sqlite::select_sql(t); }
 
   /// Runs `body` under the connection mutex and turns any failure inside into an error whose
@@ -539,9 +541,10 @@ private:
     const attempt& a = outcome.att;
     int64_t finished_at = a.started_at + a.duration_ms;
     conn_
-        ->prepare("UPDATE deliveries SET status = CASE WHEN status = 'cancelled' "
-                  "THEN 'cancelled' ELSE ?2 END, attempts = ?3, next_attempt_at = ?4, "
-                  "last_error = ?5, updated_at = ?6 WHERE id = ?1")
+        ->prepare(
+            "UPDATE deliveries SET status = CASE WHEN status = 'cancelled' "
+            "THEN 'cancelled' ELSE ?2 END, attempts = ?3, next_attempt_at = ?4, "
+            "last_error = ?5, updated_at = ?6 WHERE id = ?1")
         .bind(a.delivery_id, to_string(outcome.new_status), a.attempt_no, outcome.next_attempt_at,
               attempt_error(a), finished_at)
         .run();
@@ -567,8 +570,9 @@ private:
   std::optional<delivery> replay_one(const std::string& client_id, const std::string& id,
                                      int64_t now) {
     conn_
-        ->prepare("UPDATE dlq SET replayed_at = ?3 "
-                  "WHERE client_id = ?1 AND delivery_id = ?2 AND replayed_at = 0")
+        ->prepare(
+            "UPDATE dlq SET replayed_at = ?3 "
+            "WHERE client_id = ?1 AND delivery_id = ?2 AND replayed_at = 0")
         .bind(client_id, id, now)
         .run();
     if (conn_->changes() == 0) return std::nullopt;
@@ -590,8 +594,8 @@ std::unique_ptr<connection> open_connection(const std::string& path) {
   auto conn = std::move(*opened);
   auto mode = conn->query_text("PRAGMA journal_mode = WAL");
   if (mode != "wal" && !conn->is_memory())
-    sqlite::throw_failure(errc::unavailable, "cannot switch to WAL mode (journal mode is '" +
-                                                 mode + "')");
+    sqlite::throw_failure(errc::unavailable,
+                          "cannot switch to WAL mode (journal mode is '" + mode + "')");
   conn->exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON");
   sqlite::apply_migrations(*conn);
   return conn;
