@@ -344,12 +344,11 @@ class curl_engine::core {
 
   // Sets every option of a transfer; the reason on failure.
   std::optional<std::string> configure(transfer& t) {
-    curl_slist* list = nullptr;
     auto append = [&](const std::string& line) {
-      curl_slist* longer = curl_slist_append(list, line.c_str());
-      if (!longer) return false;
-      list = longer;
-      t.headers.reset(list);
+      // Returns the head of the list: new only for the first entry.
+      curl_slist* head = curl_slist_append(t.headers.get(), line.c_str());
+      if (!head) return false;
+      if (head != t.headers.get()) t.headers.reset(head);
       return true;
     };
     bool has_content_type = false;
