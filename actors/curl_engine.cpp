@@ -214,8 +214,9 @@ const char* error_kind_of(CURLcode code, bool blocked) {
   }
 }
 
+// Rounded up: curl measures its timeouts on its own clock, which may run a hair behind ours.
 int64_t elapsed_ms(steady::time_point since) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - since).count();
+  return std::chrono::ceil<std::chrono::milliseconds>(steady::now() - since).count();
 }
 
 }  // namespace
@@ -313,7 +314,6 @@ class curl_engine::core {
       queued_.fetch_sub(batch.size(), std::memory_order_relaxed);
     }
     for (auto& next : batch) start(std::move(next));
-    running_.store(transfers_.size(), std::memory_order_relaxed);
   }
 
   void fail_now(uint64_t id, std::string error) {
@@ -339,7 +339,9 @@ class curl_engine::core {
       uint64_t id = it->second->id;
       transfers_.erase(it);
       fail_now(id, std::string{"curl_multi_add_handle: "} + curl_multi_strerror(code));
+      return;
     }
+    running_.store(transfers_.size(), std::memory_order_relaxed);
   }
 
   // Sets every option of a transfer; the reason on failure.
@@ -411,6 +413,7 @@ class curl_engine::core {
     if (it == transfers_.end()) return;
     std::unique_ptr<transfer> t = std::move(it->second);
     transfers_.erase(it);
+    running_.store(transfers_.size(), std::memory_order_relaxed);  // before the result is out
     http_response response = make_response(*t, code);
     uint64_t id = t->id;
     t.reset();

@@ -59,7 +59,7 @@ struct http_response {
   std::string retry_after;
   /// The Location header of the response, trimmed; empty if absent. Never followed.
   std::string location;
-  /// Time from the start of the transfer to its end, in ms.
+  /// Time from the start of the transfer to its end, in ms (rounded up).
   int64_t duration_ms = 0;
 };
 
