@@ -259,7 +259,9 @@ endpoint_supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer 
         auto& st = self->state;
         auto found = st.endpoints.find(webhook_id);
         if (found == st.endpoints.end() || !found->second.handle) return;
-        if (self->current_sender() != found->second.handle.address()) return;
+        if (caf::actor_cast<caf::actor_addr>(self->current_sender()) !=
+            found->second.handle.address())
+          return;  // a report of an incarnation that is gone
         if (received != found->second.sent) return;  // jobs are still in its mailbox
         stop_endpoint(self, webhook_id);
         st.counters.idle_stops += 1;
