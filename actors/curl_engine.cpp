@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -82,9 +83,11 @@ void trim_partial_utf8(std::string& text) {
   for (std::size_t back = 1; back <= 4 && back <= n; ++back) {
     auto byte = static_cast<unsigned char>(text[n - back]);
     if ((byte & 0xC0) == 0x80) continue;  // continuation byte: keep looking for the lead
-    std::size_t length = byte < 0x80 ? 1 : (byte & 0xE0) == 0xC0 ? 2 : (byte & 0xF0) == 0xE0 ? 3
-                                        : (byte & 0xF8) == 0xF0 ? 4
-                                                                  : 1;
+    std::size_t length = byte < 0x80             ? 1
+                         : (byte & 0xE0) == 0xC0 ? 2
+                         : (byte & 0xF0) == 0xE0 ? 3
+                         : (byte & 0xF8) == 0xF0 ? 4
+                                                 : 1;
     if (length > back) text.resize(n - back);
     return;
   }
@@ -460,10 +463,15 @@ curl_engine::curl_engine(const http_client_settings& settings, completion_handle
     : core_(std::make_shared<core>(settings, std::move(on_done))) {
   // The thread holds the core too: if stop() runs on the curl thread itself (the completion
   // handler dropped the last reference to the facade), the thread finishes without a join.
-  thread_ = std::thread([shared = core_] { shared->run(); });
+  thread_ = std::thread([shared = core_] {
+    pthread_setname_np(pthread_self(), "http_client");  // shows in top -H and gdb
+    shared->run();
+  });
 }
 
-curl_engine::~curl_engine() { stop(); }
+curl_engine::~curl_engine() {
+  stop();
+}
 
 void curl_engine::submit(uint64_t id, http_request request) {
   core_->submit(id, std::move(request));
@@ -478,8 +486,12 @@ void curl_engine::stop() {
     thread_.join();
 }
 
-uint64_t curl_engine::running() const { return core_->running(); }
+uint64_t curl_engine::running() const {
+  return core_->running();
+}
 
-uint64_t curl_engine::queued() const { return core_->queued(); }
+uint64_t curl_engine::queued() const {
+  return core_->queued();
+}
 
 }  // namespace webhookd

@@ -89,8 +89,7 @@ typename Inspector::result_type inspect(Inspector& f, http_response& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, http_client_stats& x) {
-  return f(caf::meta::type_name("http_client_stats"), x.pending, x.running, x.queued,
-           x.completed);
+  return f(caf::meta::type_name("http_client_stats"), x.pending, x.running, x.queued, x.completed);
 }
 
 /// What an http_client is made with (from the server config).
@@ -109,9 +108,8 @@ struct http_client_settings {
 };
 
 /// The client's protocol: a request is answered with its response; state_atom with the counters.
-using http_client_actor =
-    caf::typed_actor<caf::replies_to<http_request>::with<http_response>,
-                     caf::replies_to<state_atom>::with<http_client_stats>>;
+using http_client_actor = caf::typed_actor<caf::replies_to<http_request>::with<http_response>,
+                                           caf::replies_to<state_atom>::with<http_client_stats>>;
 
 /// Starts a client: the facade actor and its curl thread. Precondition: settings.policy is set
 /// and max_in_flight > 0. Stopping the actor (an exit message, or its last handle gone with

@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cctype>
 #include <catch2/catch.hpp>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <map>
@@ -146,7 +146,9 @@ std::shared_ptr<const ssrf_policy> make_policy(std::vector<std::string> allow) {
   return std::make_shared<const ssrf_policy>(std::move(*policy));
 }
 
-std::shared_ptr<const ssrf_policy> loopback_policy() { return make_policy({"127.0.0.0/8"}); }
+std::shared_ptr<const ssrf_policy> loopback_policy() {
+  return make_policy({"127.0.0.0/8"});
+}
 
 // An actor system with one http client; the client is stopped before the system goes away.
 class client_env {
@@ -437,8 +439,7 @@ TEST_CASE("http_client: the SSRF policy is enforced at connect time", "[unit]") 
     CHECK(response.error.find("127.0.0.1") != std::string::npos);
   }
   SECTION("a host name that resolves to loopback") {
-    auto response =
-        env.call(post("http://localhost:" + std::to_string(server.port()) + "/echo"));
+    auto response = env.call(post("http://localhost:" + std::to_string(server.port()) + "/echo"));
     CHECK(response.error_kind == "blocked_by_policy");
     bool names_address = response.error.find("127.0.0.1") != std::string::npos ||
                          response.error.find("::1") != std::string::npos;
