@@ -62,11 +62,13 @@ const std::vector<std::string>& keys_of(command cmd) {
       "listen",     "store",          "jwt-secret", "allow-private-targets", "allow-http",
       "node-id",    "cluster-listen", "log-format", "log-level",             "http-threads"};
   static const std::vector<std::string> migrate = {"store", "log-format", "log-level"};
+  static const std::vector<std::string> token = {"jwt-secret"};
   static const std::vector<std::string> none;
   switch (cmd) {
     case command::serve: return serve;
     case command::migrate: return migrate;
     case command::version: return none;
+    case command::token: return token;
   }
   return none;
 }
@@ -417,6 +419,8 @@ const std::vector<command_def>& command_defs() {
       {"serve", command::serve, "run the server"},
       {"migrate", command::migrate, "apply schema migrations to the store and print the version"},
       {"version", command::version, "print the version"},
+      {"token", command::token,
+       "print a management API token (JWT) signed with the configured --jwt-secret"},
   };
   return defs;
 }
@@ -436,7 +440,7 @@ std::string option_help(const setting_def& def, const std::string& hostname) {
 // ---------------------------------------------------------------------------------------------
 
 std::variant<config, early_exit> parse_config(const config_inputs& inputs) {
-  const std::string commands_hint = "serve, migrate or version; see webhookd --help";
+  const std::string commands_hint = "serve, migrate, token or version; see webhookd --help";
   if (inputs.args.empty()) return early_exit{exit_usage, "missing command (" + commands_hint + ")"};
   const std::string& first = inputs.args.front();
   if (!starts_with(first, "-")) {
@@ -479,6 +483,17 @@ std::variant<config, early_exit> parse_config(const config_inputs& inputs) {
       opt->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
       options[cd.name][key] = opt;
     }
+  }
+
+  // `token`'s own options (not settings: no environment or file counterpart).
+  std::string token_client;
+  bool token_admin = false;
+  std::string token_ttl = "86400";
+  {
+    CLI::App* sub = subcommands["token"];
+    sub->add_option("--client", token_client, "client id, the token's sub")->required();
+    sub->add_flag("--admin", token_admin, "grant scope admin (event types, sources)");
+    sub->add_option("--ttl", token_ttl, "lifetime in seconds, 1-31536000 [default 86400]");
   }
 
   std::vector<std::string> reversed(inputs.args.rbegin(), inputs.args.rend());
@@ -533,6 +548,25 @@ std::variant<config, early_exit> parse_config(const config_inputs& inputs) {
   resolver settings(inputs, flag_text, options[chosen], file, cfg.config_file);
   if (auto problem = fill(cfg, settings, inputs)) {
     return early_exit{exit_usage, one_line(problem->message)};
+  }
+  if (cfg.cmd == command::token) {
+    bool printable = !token_client.empty() && token_client.size() <= 256 &&
+                     std::all_of(token_client.begin(), token_client.end(), [](char c) {
+                       return static_cast<unsigned char>(c) > 0x20 &&
+                              static_cast<unsigned char>(c) < 0x7f;
+                     });
+    if (!printable) {
+      return early_exit{exit_usage, "invalid --client '" + one_line(token_client) +
+                                        "': must be 1-256 printable characters without spaces"};
+    }
+    auto ttl = parse_unsigned(token_ttl, 31536000);
+    if (!ttl || *ttl == 0) {
+      return early_exit{exit_usage, "invalid --ttl '" + one_line(token_ttl) +
+                                        "': must be a number of seconds, 1-31536000"};
+    }
+    cfg.token.client_id = token_client;
+    cfg.token.admin = token_admin;
+    cfg.token.ttl_seconds = static_cast<int64_t>(*ttl);
   }
   return cfg;
 }

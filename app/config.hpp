@@ -23,7 +23,7 @@ enum exit_code : int {
 };
 
 /// The subcommand to run.
-enum class command { serve, migrate, version };
+enum class command { serve, migrate, version, token };
 
 /// Log output: human-readable text lines or one JSON object per line, on stdout.
 enum class log_format { text, json };
@@ -45,6 +45,13 @@ struct target_policy_settings {
   bool allow_http = false;  ///< accept http:// callback URLs
 };
 
+/// `webhookd token`: what the minted management token says.
+struct token_settings {
+  std::string client_id;        ///< --client: the token's sub
+  bool admin = false;           ///< --admin: scope "admin"
+  int64_t ttl_seconds = 86400;  ///< --ttl: lifetime, 1 s to 1 year
+};
+
 /// Cluster membership (PostgreSQL stores only).
 struct cluster_settings {
   std::string node_id;       ///< this node's name in `nodes` (default: the host name)
@@ -64,6 +71,7 @@ struct config {
   auth_settings auth;
   target_policy_settings targets;
   cluster_settings cluster;
+  token_settings token;
 };
 
 /// The process must end without running a command: help or version text (code 0, `text` for

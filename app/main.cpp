@@ -7,6 +7,7 @@
 #include "app/config.hpp"
 #include "app/logging.hpp"
 #include "app/serve.hpp"
+#include "app/token.hpp"
 #include "app/version.hpp"
 
 int main(int argc, char** argv) {
@@ -31,6 +32,10 @@ int main(int argc, char** argv) {
         return run_migrate(cfg, std::cout, std::cerr);
       case command::serve:
         return run_serve(cfg, make_logger(cfg.log), std::cerr);
+      case command::token: {
+        webhookd::system_clock_source clock;
+        return run_token(cfg, clock, std::cout, std::cerr);
+      }
     }
     return exit_failure;
   } catch (const std::exception& e) {

@@ -8,8 +8,16 @@
 #include <string>
 #include <utility>
 
+#include "actors/manager.hpp"
+#include "actors/messages.hpp"
 #include "app/signals.hpp"
 #include "app/version.hpp"
+#include "core/clock.hpp"
+#include "core/ssrf_policy.hpp"
+#include "http/auth.hpp"
+#include "http/management_api.hpp"
+#include "http/manager_client.hpp"
+#include "http/reachability.hpp"
 #include "http/server.hpp"
 #include "storage/store.hpp"
 
@@ -46,13 +54,40 @@ std::unique_ptr<storage::blocking_store> open_store_or_report(const storage::sto
 void configure_actor_system(caf::actor_system_config& cfg) {
   // The default is max(cores, 4) workers; this box class has 2 cores (docs/caf-0.17 notes).
   cfg.set("scheduler.max-threads", 2);
+  register_message_types(cfg);
 }
+
+// Stops an actor when it goes out of scope (also on early returns), so ~actor_system never waits
+// for an actor nobody told to stop.
+template <class Handle>
+class actor_stopper {
+ public:
+  explicit actor_stopper(Handle handle) : handle_(std::move(handle)) {}
+  ~actor_stopper() { stop(); }
+  actor_stopper(const actor_stopper&) = delete;
+  actor_stopper& operator=(const actor_stopper&) = delete;
+  void stop() {
+    if (handle_) caf::anon_send_exit(handle_, caf::exit_reason::user_shutdown);
+    handle_ = nullptr;
+  }
+
+ private:
+  Handle handle_;
+};
 
 }  // namespace
 
 int run_serve(const config& cfg, const std::shared_ptr<spdlog::logger>& log, std::ostream& err) {
   // Before any thread exists, so every thread inherits the blocked mask.
   shutdown_signals signals;
+
+  // The SSRF policy, built once: registration and delivery judge callback URLs by it.
+  auto policy = ssrf_policy::create(
+      ssrf_settings{cfg.targets.allow_private_targets, cfg.targets.allow_http});
+  if (!policy) {
+    err << "webhookd: invalid --allow-private-targets: " << one_line(policy.err().message) << "\n";
+    return exit_usage;
+  }
 
   log->info("webhookd {} starting: store {}, node {}", version(), redact_store_url(cfg.store.url),
             cfg.cluster.node_id);
@@ -74,6 +109,22 @@ int run_serve(const config& cfg, const std::shared_ptr<spdlog::logger>& log, std
   auto actors = std::make_unique<caf::actor_system>(actor_config);
   log->info("actor system running with {} scheduler threads", actors->scheduler().num_workers());
 
+  system_clock_source clock;
+  // The manager: the only writer of webhooks, event types and sources (detached: it blocks on
+  // the store).
+  manager_deps manager_setup;
+  manager_setup.store = store.get();
+  manager_setup.clock = &clock;
+  manager_setup.log = log;
+  manager_actor manager = spawn_manager(*actors, manager_setup);
+  actor_stopper<manager_actor> manager_guard(manager);
+
+  // The management API's parts; they outlive the server, which is declared after them.
+  http::authenticator authenticator(cfg.auth.jwt_secret, clock);
+  http::manager_client manager_client(*actors, manager, std::chrono::seconds(10));
+  http::reachability_prober prober(std::chrono::seconds(3), std::string("webhookd/") + version());
+  http::management_api management(authenticator, policy.value(), manager_client, prober, log);
+
   storage::blocking_store* store_ptr = store.get();
   auto server = std::make_unique<http::server>(
       cfg.http,
@@ -83,6 +134,8 @@ int run_serve(const config& cfg, const std::shared_ptr<spdlog::logger>& log, std
         return http::readiness{false, "store unreachable: " + one_line(ping.err().message)};
       },
       log);
+  management.register_routes(server->routes());
+  http::register_openapi_route(server->routes());
   auto started = server->start();
   if (!started.ok) {
     err << "webhookd: " << one_line(started.error) << "\n";
@@ -107,6 +160,7 @@ int run_serve(const config& cfg, const std::shared_ptr<spdlog::logger>& log, std
   server->stop();
   server.reset();
   log->info("http server stopped");
+  manager_guard.stop();
   actors->await_all_actors_done();
   actors.reset();
   log->info("actor system stopped");
