@@ -210,6 +210,17 @@ endpoint_supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer 
                   caf::actor_cast<caf::actor>(self))
         .then(
             [self](std::vector<webhook>& current) {
+              // The manager's snapshot is the truth from now on: a webhook missing from it was
+              // disabled or deleted since the app loaded the initial set.
+              std::set<std::string> present;
+              for (const auto& w : current) present.insert(w.id);
+              std::vector<webhook> gone;
+              for (const auto& [id, w] : self->state.configs)
+                if (present.count(id) == 0 && is_active(w)) gone.push_back(w);
+              for (auto& w : gone) {
+                w.status = "disabled";
+                apply_change(self, std::move(w));
+              }
               for (auto& w : current) apply_change(self, std::move(w));
             },
             [self](caf::error& err) {

@@ -1,0 +1,88 @@
+#include "app/delivery_engine.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <random>
+#include <utility>
+
+#include "app/version.hpp"
+
+namespace webhookd::app {
+
+delivery_engine::delivery_engine(caf::actor_system& system, std::shared_ptr<spdlog::logger> log)
+    : system_(system), log_(std::move(log)) {}
+
+delivery_engine::~delivery_engine() { stop(); }
+
+delivery_engine_start delivery_engine::start_blocking(caf::actor_system& system,
+                                                      storage::blocking_store& store,
+                                                      const clock_source& clock,
+                                                      manager_actor manager,
+                                                      const ssrf_policy& policy,
+                                                      std::shared_ptr<spdlog::logger> log,
+                                                      delivery_engine_settings settings) {
+  delivery_engine_start out;
+  auto webhooks = store.load_webhooks();
+  if (!webhooks) {
+    out.error = "cannot load the webhooks: " + webhooks.err().message;
+    return out;
+  }
+  std::unique_ptr<delivery_engine> engine(new delivery_engine(system, log));
+  engine->drain_timeout_ = settings.supervisor.drain_timeout;
+
+  http_client_settings http = settings.http;
+  http.policy = std::make_shared<const ssrf_policy>(policy);
+  http.user_agent = std::string("webhookd/") + version();
+  engine->http_ = spawn_http_client(system, std::move(http));
+  engine->writer_ = spawn_store_writer(system, store_writer_deps{&store, log, settings.writer});
+  engine->loader_ =
+      spawn_loader(system, loader_deps{&store, &clock, log, settings.loader_workers});
+  engine->dlq_ = spawn_dlq(system, dlq_deps{engine->loader_, &clock, log, settings.dlq});
+
+  supervisor_deps sup;
+  sup.webhooks = std::move(webhooks.value());
+  sup.http = engine->http_;
+  sup.writer = engine->writer_;
+  sup.loader = engine->loader_;
+  sup.dlq = engine->dlq_;
+  sup.manager = std::move(manager);
+  sup.clock = &clock;
+  sup.log = log;
+  sup.settings = std::move(settings.supervisor);
+  sup.seed = std::random_device{}();
+  if (log)
+    log->info("delivery engine: {} active webhooks, recovering {} partitions", sup.webhooks.size(),
+              sup.settings.partitions.size());
+  engine->supervisor_ = spawn_endpoint_supervisor(system, std::move(sup));
+  out.value = std::move(engine);
+  return out;
+}
+
+bool delivery_engine::drain_blocking() {
+  if (!supervisor_) return true;
+  bool drained = false;
+  {
+    caf::scoped_actor self{system_, true};
+    self->request(supervisor_, drain_timeout_ + std::chrono::seconds(2), drain_atom::value)
+        .receive([&](caf::ok_atom) { drained = true; },
+                 [&](caf::error& err) {
+                   if (log_)
+                     log_->warn("delivery engine: drain cut short: {}", system_.render(err));
+                 });
+  }
+  return drained;
+}
+
+void delivery_engine::stop() {
+  auto stop_one = [](auto& handle) {
+    if (handle) caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
+    handle = nullptr;
+  };
+  stop_one(supervisor_);
+  stop_one(dlq_);
+  stop_one(http_);
+  stop_one(writer_);
+  stop_one(loader_);
+}
+
+}  // namespace webhookd::app
