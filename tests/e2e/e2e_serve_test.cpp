@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <cerrno>
+#include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -160,4 +161,35 @@ TEST_CASE("migrate on PostgreSQL prints the schema version, twice the same", "[e
   INFO(again.description);
   CHECK(again.status.code == 0);
   CHECK(again.out == first.out);
+}
+
+TEST_CASE("/readyz turns 503 when the PostgreSQL store goes away; SIGTERM still exits 0",
+          "[e2e][pg]") {
+  pg_database db;
+  webhookd_server server({{"--store", db.url()}});
+  auto client = server.client();
+  auto ready = client.Get("/readyz");
+  REQUIRE(ready);
+  CHECK(ready->status == 200);
+
+  db.drop();
+  // The pool notices on its next round trip; allow a few for connections it already holds.
+  httplib::Result last = client.Get("/readyz");
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (last && last->status == 200 && std::chrono::steady_clock::now() < deadline) {
+    last = client.Get("/readyz");
+  }
+  INFO(server.proc().describe());
+  REQUIRE(last);
+  CHECK(last->status == 503);
+  auto body = json_body(last);
+  CHECK(body["error"]["code"] == "not_ready");
+  CHECK_THAT(body["error"]["message"].get<std::string>(), StartsWith("store unreachable"));
+
+  auto health = client.Get("/healthz");
+  REQUIRE(health);
+  CHECK(health->status == 200);  // the process is still up
+  exit_status status = server.stop(SIGTERM);
+  CHECK(status.exited);
+  CHECK(status.code == 0);
 }

@@ -376,7 +376,17 @@ pg_database::pg_database()
   url_ = created.value();
 }
 
+void pg_database::drop() {
+  auto dropped = storage::drop_scratch_database_blocking(admin_url_, name_);
+  if (!dropped.ok()) {
+    throw std::runtime_error("dropping scratch database " + name_ + " failed: " +
+                             dropped.err().message);
+  }
+  dropped_ = true;
+}
+
 pg_database::~pg_database() {
+  if (dropped_) return;
   auto dropped = storage::drop_scratch_database_blocking(admin_url_, name_);
   if (!dropped.ok()) {
     std::cerr << "e2e: could not drop scratch database " << name_ << ": "

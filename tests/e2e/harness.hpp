@@ -195,7 +195,12 @@ public:
   /// Its URL, usable as --store.
   const std::string& url() const { return url_; }
 
+  /// Drops the database now, terminating its connections (e.g. to make a store unreachable);
+  /// throws std::runtime_error on failure. The destructor then does nothing.
+  void drop();
+
 private:
+  bool dropped_ = false;
   std::string admin_url_;
   std::string name_;
   std::string url_;
