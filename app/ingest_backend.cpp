@@ -69,4 +69,82 @@ storage::result<std::vector<source>> load_sources_blocking(storage::blocking_sto
   }
 }
 
+ingestion_start ingestion::start_blocking(caf::actor_system& system,
+                                          storage::blocking_store& store,
+                                          const clock_source& clock, const caf::actor& manager,
+                                          std::shared_ptr<spdlog::logger> log,
+                                          ingestion_settings settings) {
+  ingestion_start out;
+  auto webhooks = store.load_webhooks();
+  if (!webhooks) {
+    out.error = "cannot load the webhooks: " + webhooks.err().message;
+    return out;
+  }
+  auto sources = load_sources_blocking(store);
+  if (!sources) {
+    out.error = "cannot load the sources: " + sources.err().message;
+    return out;
+  }
+  router_deps router_setup;
+  router_setup.clock = &clock;
+  router_setup.log = log;
+  router_setup.webhooks = std::move(webhooks.value());
+  router_setup.sources = std::move(sources.value());
+  router_actor router = spawn_router(system, std::move(router_setup));
+  committer_actor committer = spawn_committer(system, &store, log);
+  ingest_deps ingest_setup;
+  ingest_setup.router = router;
+  ingest_setup.committer = committer;
+  ingest_setup.log = log;
+  ingest_setup.settings = settings.engine;
+  ingest_actor ingest = spawn_ingest(system, std::move(ingest_setup));
+  // Owns the actors from here on: an early return stops them.
+  std::unique_ptr<ingestion> running(
+      new ingestion(system, router, committer, ingest, clock, settings, std::move(log)));
+
+  if (manager) {
+    caf::scoped_actor self{system, true};
+    self->request(router, std::chrono::seconds(10), subscribe_atom::value, manager)
+        .receive([](caf::ok_atom) {},
+                 [&](caf::error& err) {
+                   out.error = "the router could not subscribe to the manager: " +
+                               system.render(err);
+                 });
+    if (!out.error.empty()) return out;
+  }
+  out.value = std::move(running);
+  return out;
+}
+
+ingestion::ingestion(caf::actor_system& system, router_actor router, committer_actor committer,
+                     ingest_actor ingest, const clock_source& clock, ingestion_settings settings,
+                     std::shared_ptr<spdlog::logger> log)
+    : system_(system),
+      router_(router),
+      committer_(committer),
+      ingest_(ingest),
+      backend_(system, router, ingest, settings.deadlines),
+      api_(backend_, clock, settings.api, std::move(log)) {}
+
+ingestion::~ingestion() { stop(); }
+
+void ingestion::register_routes(httplib::Server& routes) { api_.register_routes(routes); }
+
+bool ingestion::set_supervisor(const caf::actor& supervisor) {
+  bool confirmed = false;
+  caf::scoped_actor self{system_, true};
+  self->request(ingest_, std::chrono::seconds(10), caf::put_atom::value, supervisor)
+      .receive([&](caf::ok_atom) { confirmed = true; }, [](caf::error&) {});
+  return confirmed;
+}
+
+void ingestion::stop() {
+  if (ingest_) caf::anon_send_exit(ingest_, caf::exit_reason::user_shutdown);
+  if (committer_) caf::anon_send_exit(committer_, caf::exit_reason::user_shutdown);
+  if (router_) caf::anon_send_exit(router_, caf::exit_reason::user_shutdown);
+  ingest_ = nullptr;
+  committer_ = nullptr;
+  router_ = nullptr;
+}
+
 }  // namespace webhookd::app

@@ -1,8 +1,11 @@
 #pragma once
 
 #include <caf/all.hpp>
+#include <httplib.h>
+#include <spdlog/logger.h>
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -11,8 +14,8 @@
 #include "http/ingest_api.hpp"
 #include "storage/store.hpp"
 
-/// Wiring of the ingestion routes to the engine: the HTTP side's ingest_backend answered by the
-/// router and ingest actors, and the blocking start-up load of the source registry.
+/// Wiring of ingestion: the router, committer and ingest actors, the HTTP side's ingest_backend
+/// answered by them, and the routes.
 namespace webhookd::app {
 
 /// Deadlines of the HTTP threads' requests to the actors.
@@ -43,5 +46,64 @@ class actor_ingest_backend final : public http::ingest_backend {
 /// Every source of the store, read page by page. Blocking: call at start, before the actors
 /// that need it are spawned.
 storage::result<std::vector<source>> load_sources_blocking(storage::blocking_store& store);
+
+/// Settings of the whole ingestion path.
+struct ingestion_settings {
+  ingest_settings engine;
+  http::ingest_api_settings api;
+  ingest_deadlines deadlines;
+};
+
+class ingestion;
+
+/// What ingestion::start_blocking gives: the running ingestion, or why it could not start.
+struct ingestion_start {
+  std::unique_ptr<ingestion> value;  ///< null on failure
+  std::string error;                 ///< one line, when value is null
+};
+
+/// The running ingestion path: router, committer, ingest actor, backend and routes.
+class ingestion {
+ public:
+  /// Loads every webhook and source from `store` (blocking), spawns the router with them, the
+  /// committer (detached) and the ingest actor, and subscribes the router to `manager` (webhook
+  /// and source changes; the subscription's snapshot replaces the initial webhooks, so nothing
+  /// written in between is missed). `system`, `store` and `clock` must outlive this object.
+  static ingestion_start start_blocking(caf::actor_system& system, storage::blocking_store& store,
+                                        const clock_source& clock, const caf::actor& manager,
+                                        std::shared_ptr<spdlog::logger> log,
+                                        ingestion_settings settings = {});
+
+  ~ingestion();
+  ingestion(const ingestion&) = delete;
+  ingestion& operator=(const ingestion&) = delete;
+
+  /// Adds POST /api/v1/events and /api/v1/events/batch. This object must outlive the server.
+  void register_routes(httplib::Server& routes);
+
+  /// From now on, committed deliveries go to `supervisor` (`deliver_atom, jobs`). Until then
+  /// they are only in the store, where recovery finds them. False if ingest did not confirm.
+  [[nodiscard]] bool set_supervisor(const caf::actor& supervisor);
+
+  /// The router, e.g. to subscribe it elsewhere.
+  const router_actor& router() const { return router_; }
+  const ingest_actor& ingest() const { return ingest_; }
+
+  /// Tells ingest, the committer and the router to exit, in that order. Call after the HTTP
+  /// server stopped. Idempotent; also done by the destructor.
+  void stop();
+
+ private:
+  ingestion(caf::actor_system& system, router_actor router, committer_actor committer,
+            ingest_actor ingest, const clock_source& clock, ingestion_settings settings,
+            std::shared_ptr<spdlog::logger> log);
+
+  caf::actor_system& system_;
+  router_actor router_;
+  committer_actor committer_;
+  ingest_actor ingest_;
+  actor_ingest_backend backend_;
+  http::ingest_api api_;
+};
 
 }  // namespace webhookd::app

@@ -4,12 +4,14 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/scheduler/abstract_coordinator.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <utility>
 
 #include "actors/manager.hpp"
 #include "actors/messages.hpp"
+#include "app/ingest_backend.hpp"
 #include "app/signals.hpp"
 #include "app/version.hpp"
 #include "core/clock.hpp"
@@ -125,9 +127,23 @@ int run_serve(const config& cfg, const std::shared_ptr<spdlog::logger>& log, std
   http::reachability_prober prober(std::chrono::seconds(3), std::string("webhookd/") + version());
   http::management_api management(authenticator, policy.value(), manager_client, prober, log);
 
+  // Ingestion: router, committer and ingest actors, subscribed to the manager. No endpoint
+  // supervisor is wired yet: committed deliveries wait in the store for recovery.
+  ingestion_start ingest_start = ingestion::start_blocking(
+      *actors, *store, clock, caf::actor_cast<caf::actor>(manager), log);
+  if (!ingest_start.value) {
+    err << "webhookd: " << one_line(ingest_start.error) << "\n";
+    return exit_usage;
+  }
+  std::unique_ptr<ingestion> ingestion_path = std::move(ingest_start.value);
+  // A batch may carry up to 16 MiB; the server refuses larger bodies before any handler runs.
+  http::http_settings http_config = cfg.http;
+  http_config.max_payload_bytes =
+      std::max(http_config.max_payload_bytes, ingestion_settings{}.api.max_batch_body_bytes);
+
   storage::blocking_store* store_ptr = store.get();
   auto server = std::make_unique<http::server>(
-      cfg.http,
+      http_config,
       [store_ptr] {
         auto ping = store_ptr->ping();
         if (ping) return http::readiness{true, {}};
@@ -135,6 +151,7 @@ int run_serve(const config& cfg, const std::shared_ptr<spdlog::logger>& log, std
       },
       log);
   management.register_routes(server->routes());
+  ingestion_path->register_routes(server->routes());
   http::register_openapi_route(server->routes());
   auto started = server->start();
   if (!started.ok) {
@@ -160,9 +177,12 @@ int run_serve(const config& cfg, const std::shared_ptr<spdlog::logger>& log, std
   server->stop();
   server.reset();
   log->info("http server stopped");
+  ingestion_path.reset();
   manager_guard.stop();
   actors->await_all_actors_done();
-  actors.reset();
+  // The actor system itself is destroyed when this function returns, after the handles declared
+  // below it (manager, manager_client, ...): ~actor_system waits for every detached actor to be
+  // destroyed, which a live handle prevents, so an explicit reset here would hang.
   log->info("actor system stopped");
   store.reset();
   log->info("store closed, bye");
