@@ -13,11 +13,16 @@ namespace webhookd {
 
 const char* to_string(manager_errc code) {
   switch (code) {
-    case manager_errc::not_found: return "not_found";
-    case manager_errc::conflict: return "conflict";
-    case manager_errc::invalid: return "invalid";
-    case manager_errc::unavailable: return "unavailable";
-    case manager_errc::internal: return "internal";
+    case manager_errc::not_found:
+      return "not_found";
+    case manager_errc::conflict:
+      return "conflict";
+    case manager_errc::invalid:
+      return "invalid";
+    case manager_errc::unavailable:
+      return "unavailable";
+    case manager_errc::internal:
+      return "internal";
   }
   return "internal";
 }
@@ -47,11 +52,14 @@ caf::error from_store(const storage::error& err) {
   switch (err.code) {
     case storage::errc::not_found:
       return make_manager_error(manager_errc::not_found, err.message);
-    case storage::errc::conflict: return make_manager_error(manager_errc::conflict, err.message);
-    case storage::errc::invalid: return make_manager_error(manager_errc::invalid, err.message);
+    case storage::errc::conflict:
+      return make_manager_error(manager_errc::conflict, err.message);
+    case storage::errc::invalid:
+      return make_manager_error(manager_errc::invalid, err.message);
     case storage::errc::unavailable:
       return make_manager_error(manager_errc::unavailable, err.message);
-    case storage::errc::internal: return make_manager_error(manager_errc::internal, err.message);
+    case storage::errc::internal:
+      return make_manager_error(manager_errc::internal, err.message);
   }
   return make_manager_error(manager_errc::internal, err.message);
 }
@@ -97,10 +105,9 @@ void notify_subscribers(manager_pointer self, std::function<void()> done, const 
                   // A subscriber that does not take this kind of change says so at once.
                   auto level = err == caf::sec::unexpected_message ? spdlog::level::debug
                                                                    : spdlog::level::warn;
-                  self->state.log->log(level,
-                                       "manager: subscriber {} did not acknowledge a change: {}",
-                                       caf::to_string(subscriber.address()),
-                                       self->system().render(err));
+                  self->state.log->log(
+                      level, "manager: subscriber {} did not acknowledge a change: {}",
+                      caf::to_string(subscriber.address()), self->system().render(err));
                 }
                 finish_one();
               });
@@ -210,13 +217,13 @@ manager_actor::behavior_type manager_behavior(manager_pointer self, manager_deps
         return rp;
       },
       [store](caf::get_atom, const std::string& client_id,
-               const std::string& id) -> caf::result<webhook> {
+              const std::string& id) -> caf::result<webhook> {
         auto got = store->get_webhook(client_id, id);
         if (!got) return from_store(got.err());
         return std::move(got.value());
       },
       [store](list_atom, const std::string& client_id,
-               const page_request& req) -> caf::result<page<webhook>> {
+              const page_request& req) -> caf::result<page<webhook>> {
         auto got = store->list_webhooks(client_id, req);
         if (!got) return from_store(got.err());
         return std::move(got.value());
@@ -234,7 +241,7 @@ manager_actor::behavior_type manager_behavior(manager_pointer self, manager_deps
         return store_and_publish(self, std::move(row));
       },
       [self, store](caf::delete_atom, const std::string& client_id,
-                     const std::string& id) -> caf::result<int64_t> {
+                    const std::string& id) -> caf::result<int64_t> {
         auto deleted = store->delete_webhook(client_id, id);
         if (!deleted) return from_store(deleted.err());
         auto rp = self->make_response_promise<int64_t>();
@@ -245,7 +252,7 @@ manager_actor::behavior_type manager_behavior(manager_pointer self, manager_deps
         return rp;
       },
       [self, store](rotate_atom, const std::string& client_id, const std::string& id,
-                     int64_t grace_seconds) -> caf::result<webhook> {
+                    int64_t grace_seconds) -> caf::result<webhook> {
         if (grace_seconds < 0) {
           return make_manager_error(manager_errc::invalid, "the grace period must not be negative");
         }
@@ -267,7 +274,7 @@ manager_actor::behavior_type manager_behavior(manager_pointer self, manager_deps
         return store_and_publish(self, std::move(row));
       },
       [self, store](disable_atom, const std::string& client_id, const std::string& id,
-                     const std::string& reason) -> caf::result<webhook> {
+                    const std::string& reason) -> caf::result<webhook> {
         auto got = store->get_webhook(client_id, id);
         if (!got) return from_store(got.err());
         webhook row = std::move(got.value());
@@ -326,8 +333,8 @@ manager_actor::behavior_type manager_behavior(manager_pointer self, manager_deps
         if (!got) return from_store(got.err());
         return std::move(got.value());
       },
-      [self, store](source_atom, caf::update_atom, const source_patch& patch)
-          -> caf::result<source> {
+      [self, store](source_atom, caf::update_atom,
+                    const source_patch& patch) -> caf::result<source> {
         auto got = store->get_source(patch.source_id);
         if (!got) return from_store(got.err());
         source row = std::move(got.value());

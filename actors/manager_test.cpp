@@ -1,13 +1,13 @@
 #include "actors/manager.hpp"
 
-#include <catch2/catch.hpp>
 #include <unistd.h>
+#include <catch2/catch.hpp>
 
 #include <chrono>
 #include <condition_variable>
-#include <future>
 #include <cstdlib>
 #include <filesystem>
+#include <future>
 #include <mutex>
 #include <random>
 #include <string>
@@ -180,7 +180,8 @@ TEST_CASE("manager errors carry our code and message through caf::error", "[unit
   CHECK(std::string(to_string(manager_errc::not_found)) == "not_found");
 }
 
-TEST_CASE("manager creates, reads, lists, patches, rotates and deletes webhooks", "[unit][sqlite]") {
+TEST_CASE("manager creates, reads, lists, patches, rotates and deletes webhooks",
+          "[unit][sqlite]") {
   fixture fx;
   caf::scoped_actor self{*fx.sys, true};
 
@@ -214,11 +215,13 @@ TEST_CASE("manager creates, reads, lists, patches, rotates and deletes webhooks"
     REQUIRE_FALSE(foreign_rotate);
     CHECK(code_of(foreign_rotate.error()) == manager_errc::not_found);
 
-    auto foreign_delete = ask<int64_t>(self, fx.manager, caf::delete_atom::value, other, created->id);
+    auto foreign_delete =
+        ask<int64_t>(self, fx.manager, caf::delete_atom::value, other, created->id);
     REQUIRE_FALSE(foreign_delete);
     CHECK(code_of(foreign_delete.error()) == manager_errc::not_found);
 
-    auto still = ask<webhook>(self, fx.manager, caf::get_atom::value, std::string("acme"), created->id);
+    auto still =
+        ask<webhook>(self, fx.manager, caf::get_atom::value, std::string("acme"), created->id);
     REQUIRE(still);
     CHECK(still->description.empty());
   }
@@ -259,9 +262,8 @@ TEST_CASE("manager creates, reads, lists, patches, rotates and deletes webhooks"
 
   SECTION("rotation keeps the previous secret for the grace period") {
     fx.clock.advance_ms(5000);
-    auto rotated =
-        ask<webhook>(self, fx.manager, rotate_atom::value, std::string("acme"), created->id,
-                     int64_t{default_rotation_grace_seconds});
+    auto rotated = ask<webhook>(self, fx.manager, rotate_atom::value, std::string("acme"),
+                                created->id, int64_t{default_rotation_grace_seconds});
     REQUIRE(rotated);
     CHECK(rotated->signing_secret != created->signing_secret);
     CHECK(rotated->signing_secret.rfind("whsec_", 0) == 0);
@@ -303,8 +305,8 @@ TEST_CASE("manager creates, reads, lists, patches, rotates and deletes webhooks"
     CHECK(second->items[1].id == ids[4]);
     CHECK(second->next_cursor.empty());
 
-    auto cancelled = ask<int64_t>(self, fx.manager, caf::delete_atom::value, std::string("acme"),
-                                  ids[2]);
+    auto cancelled =
+        ask<int64_t>(self, fx.manager, caf::delete_atom::value, std::string("acme"), ids[2]);
     REQUIRE(cancelled);
     CHECK(*cancelled == 0);
     auto gone = ask<webhook>(self, fx.manager, caf::get_atom::value, std::string("acme"), ids[2]);
@@ -395,8 +397,8 @@ TEST_CASE("changes reach subscribers in the order they were made", "[unit][sqlit
       patch.values.callback_url = "https://a.example/" + std::to_string(i);
       self->send(fx.manager, caf::update_atom::value, patch);
     }
-    auto last = ask<webhook>(self, fx.manager, caf::get_atom::value, std::string("acme"),
-                             created->id);
+    auto last =
+        ask<webhook>(self, fx.manager, caf::get_atom::value, std::string("acme"), created->id);
     REQUIRE(last);
     CHECK(last->callback_url == "https://a.example/5");
     auto entries = seen->snapshot();
@@ -458,7 +460,8 @@ TEST_CASE("manager keeps the event-type catalogue and sources", "[unit][sqlite]"
   REQUIRE(ask<std::vector<webhook>>(self, fx.manager, subscribe_atom::value, sub));
 
   event_type paid{"invoice.paid", "an invoice was paid", "", 0};
-  auto created = ask<event_type>(self, fx.manager, event_type_atom::value, create_atom::value, paid);
+  auto created =
+      ask<event_type>(self, fx.manager, event_type_atom::value, create_atom::value, paid);
   REQUIRE(created);
   CHECK(created->created_at == fx.clock.now_ms());
   auto duplicate =
@@ -469,8 +472,8 @@ TEST_CASE("manager keeps the event-type catalogue and sources", "[unit][sqlite]"
                              event_type{"Invoice Paid", "", "", 0});
   REQUIRE_FALSE(bad);
   CHECK(code_of(bad.error()) == manager_errc::invalid);
-  auto types = ask<std::vector<event_type>>(self, fx.manager, event_type_atom::value,
-                                            list_atom::value);
+  auto types =
+      ask<std::vector<event_type>>(self, fx.manager, event_type_atom::value, list_atom::value);
   REQUIRE(types);
   REQUIRE(types->size() == 1);
   CHECK((*types)[0].description == "an invoice was paid");
@@ -505,7 +508,8 @@ TEST_CASE("manager keeps the event-type catalogue and sources", "[unit][sqlite]"
   REQUIRE(listed);
   CHECK(listed->items.size() == 1);
 
-  REQUIRE(ask<caf::ok_atom>(self, fx.manager, source_atom::value, caf::delete_atom::value, src->id));
+  REQUIRE(
+      ask<caf::ok_atom>(self, fx.manager, source_atom::value, caf::delete_atom::value, src->id));
   auto gone = ask<source>(self, fx.manager, source_atom::value, caf::get_atom::value, src->id);
   REQUIRE_FALSE(gone);
   CHECK(code_of(gone.error()) == manager_errc::not_found);

@@ -4,8 +4,7 @@
 
 namespace webhookd::app {
 
-int run_token(const config& cfg, const clock_source& clock, std::ostream& out,
-              std::ostream& err) {
+int run_token(const config& cfg, const clock_source& clock, std::ostream& out, std::ostream& err) {
   jwt_claims claims;
   claims.sub = cfg.token.client_id;
   claims.scope = cfg.token.admin ? "admin" : "";

@@ -41,7 +41,8 @@ TEST_CASE("token parses --client, --admin and --ttl", "[unit][config]") {
   CHECK(cfg.token.ttl_seconds == 86400);
   CHECK(cfg.auth.jwt_secret == "k");
 
-  config admin = parse_ok({"token", "--jwt-secret", "k", "--client", "ops", "--admin", "--ttl", "60"});
+  config admin =
+      parse_ok({"token", "--jwt-secret", "k", "--client", "ops", "--admin", "--ttl", "60"});
   CHECK(admin.token.admin);
   CHECK(admin.token.ttl_seconds == 60);
 }
@@ -58,8 +59,8 @@ TEST_CASE("token refuses a missing client, a bad ttl and a missing secret", "[un
 }
 
 TEST_CASE("run_token prints a token the server's secret verifies", "[unit]") {
-  config cfg = parse_ok({"token", "--jwt-secret", "s3cret", "--client", "acme", "--admin",
-                         "--ttl", "120"});
+  config cfg =
+      parse_ok({"token", "--jwt-secret", "s3cret", "--client", "acme", "--admin", "--ttl", "120"});
   manual_clock clock(1'700'000'000'000);
   std::ostringstream out;
   std::ostringstream err;

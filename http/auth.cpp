@@ -14,14 +14,21 @@ api_error unauthorized(std::string message) {
 
 std::string reason_of(const jwt_error& err) {
   switch (err.code) {
-    case jwt_errc::expired: return "token expired";
-    case jwt_errc::not_yet_valid: return "token not valid yet (nbf)";
-    case jwt_errc::bad_algorithm: return "token algorithm not accepted (only HS256)";
-    case jwt_errc::bad_signature: return "token signature does not match";
-    case jwt_errc::missing_subject: return "token has no subject (sub)";
-    case jwt_errc::malformed: return "malformed token: " + err.message;
+    case jwt_errc::expired:
+      return "token expired";
+    case jwt_errc::not_yet_valid:
+      return "token not valid yet (nbf)";
+    case jwt_errc::bad_algorithm:
+      return "token algorithm not accepted (only HS256)";
+    case jwt_errc::bad_signature:
+      return "token signature does not match";
+    case jwt_errc::missing_subject:
+      return "token has no subject (sub)";
+    case jwt_errc::malformed:
+      return "malformed token: " + err.message;
     case jwt_errc::invalid_key:
-    case jwt_errc::internal: return "token cannot be verified";
+    case jwt_errc::internal:
+      return "token cannot be verified";
   }
   return "token refused";
 }

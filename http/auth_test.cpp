@@ -62,8 +62,7 @@ TEST_CASE("a valid bearer token names the client and its admin scope", "[unit]")
   CHECK(not_admin.err().code == "forbidden");
 }
 
-TEST_CASE("missing, malformed, expired, early, forged and alg:none tokens are refused",
-          "[unit]") {
+TEST_CASE("missing, malformed, expired, early, forged and alg:none tokens are refused", "[unit]") {
   manual_clock clock(now_s * 1000);
   authenticator auth("s3cret", clock);
   check_401(auth.authenticate(httplib::Request{}), "missing Authorization");
@@ -72,9 +71,9 @@ TEST_CASE("missing, malformed, expired, early, forged and alg:none tokens are re
   check_401(auth.authenticate_header("Bearer    "), "Bearer");
   check_401(auth.authenticate_header("Bearer a.b"), "malformed");
   check_401(auth.authenticate_header("Bearer " + mint("s3cret", "acme", "", now_s)), "expired");
-  check_401(auth.authenticate_header("Bearer " +
-                                     mint("s3cret", "acme", "", now_s + 60, now_s + 30)),
-            "not valid yet");
+  check_401(
+      auth.authenticate_header("Bearer " + mint("s3cret", "acme", "", now_s + 60, now_s + 30)),
+      "not valid yet");
   check_401(auth.authenticate_header("Bearer " + mint("other", "acme", "", now_s + 60)),
             "signature");
 

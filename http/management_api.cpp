@@ -36,11 +36,11 @@ api_result<page_request> page_of(const httplib::Request& req) {
   }
   if (req.has_param("cursor")) {
     page.after = req.get_param_value("cursor");
-    bool valid = !page.after.empty() && page.after.size() <= 256 &&
-                 std::all_of(page.after.begin(), page.after.end(), [](char c) {
-                   return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' ||
-                          c == '-';
-                 });
+    bool valid =
+        !page.after.empty() && page.after.size() <= 256 &&
+        std::all_of(page.after.begin(), page.after.end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+        });
     if (!valid) return validation_failed("cursor: not a cursor returned by this API");
   }
   return page;
@@ -144,8 +144,8 @@ void management_api::create_webhook(const httplib::Request& req, httplib::Respon
   auto body = parse_webhook_body(*doc, body_kind::create);
   if (!body) return fail(req, res, body.err());
 
-  auto catalogue = manager_.request_blocking<std::vector<event_type>>(event_type_atom::value,
-                                                                      list_atom::value);
+  auto catalogue =
+      manager_.request_blocking<std::vector<event_type>>(event_type_atom::value, list_atom::value);
   if (!catalogue) return fail(req, res, catalogue.err());
   if (auto unknown = check_patterns_in_catalogue(body->values.event_types, *catalogue)) {
     return fail(req, res, *unknown);
@@ -177,7 +177,8 @@ void management_api::list_webhooks(const httplib::Request& req, httplib::Respons
   if (!listed) return fail(req, res, listed.err());
   json data = json::array();
   for (const auto& w : listed->items) data.push_back(webhook_to_json(w));
-  write_json(res, 200, {{"data", std::move(data)}, {"next_cursor", cursor_to_json(listed->next_cursor)}});
+  write_json(res, 200,
+             {{"data", std::move(data)}, {"next_cursor", cursor_to_json(listed->next_cursor)}});
 }
 
 void management_api::get_webhook(const httplib::Request& req, httplib::Response& res) const {
@@ -222,10 +223,10 @@ void management_api::delete_webhook(const httplib::Request& req, httplib::Respon
   auto who = auth_.authenticate(req);
   if (!who) return fail(req, res, who.err());
   const std::string id = req.matches[1];
-  auto cancelled =
-      manager_.request_blocking<int64_t>(caf::delete_atom::value, who->client_id, id);
+  auto cancelled = manager_.request_blocking<int64_t>(caf::delete_atom::value, who->client_id, id);
   if (!cancelled) return fail(req, res, webhook_error(cancelled.err(), id));
-  write_json(res, 200, {{"webhook_id", id}, {"deleted", true}, {"cancelled_deliveries", *cancelled}});
+  write_json(res, 200,
+             {{"webhook_id", id}, {"deleted", true}, {"cancelled_deliveries", *cancelled}});
 }
 
 void management_api::rotate_secret(const httplib::Request& req, httplib::Response& res) const {
@@ -236,8 +237,7 @@ void management_api::rotate_secret(const httplib::Request& req, httplib::Respons
   if (!doc) return fail(req, res, doc.err());
   auto grace = parse_rotate_body(*doc, default_rotation_grace_seconds);
   if (!grace) return fail(req, res, grace.err());
-  auto rotated =
-      manager_.request_blocking<webhook>(rotate_atom::value, who->client_id, id, *grace);
+  auto rotated = manager_.request_blocking<webhook>(rotate_atom::value, who->client_id, id, *grace);
   if (!rotated) return fail(req, res, webhook_error(rotated.err(), id));
   json out = webhook_to_json(*rotated);
   out["signing_secret"] = rotated->signing_secret;
@@ -251,8 +251,8 @@ void management_api::list_event_types(const httplib::Request& req, httplib::Resp
   if (!who) return fail(req, res, who.err());
   auto page = page_of(req);
   if (!page) return fail(req, res, page.err());
-  auto listed = manager_.request_blocking<std::vector<event_type>>(event_type_atom::value,
-                                                                   list_atom::value);
+  auto listed =
+      manager_.request_blocking<std::vector<event_type>>(event_type_atom::value, list_atom::value);
   if (!listed) return fail(req, res, listed.err());
   auto& types = *listed;
   std::sort(types.begin(), types.end(),
@@ -270,13 +270,12 @@ void management_api::list_event_types(const httplib::Request& req, httplib::Resp
   for (auto it = first; it != first + static_cast<std::ptrdiff_t>(count); ++it) {
     data.push_back(event_type_to_json(*it));
   }
-  std::string next = count < remaining ? (first + static_cast<std::ptrdiff_t>(count) - 1)->name
-                                       : std::string();
+  std::string next =
+      count < remaining ? (first + static_cast<std::ptrdiff_t>(count) - 1)->name : std::string();
   write_json(res, 200, {{"data", std::move(data)}, {"next_cursor", cursor_to_json(next)}});
 }
 
-void management_api::create_event_type(const httplib::Request& req,
-                                       httplib::Response& res) const {
+void management_api::create_event_type(const httplib::Request& req, httplib::Response& res) const {
   auto who = auth_.authenticate_admin(req);
   if (!who) return fail(req, res, who.err());
   auto doc = parse_json_object(req.body);
@@ -287,8 +286,8 @@ void management_api::create_event_type(const httplib::Request& req,
                                                        std::move(*type));
   if (!created) {
     api_error err = created.err();
-    if (err.status == 409) err.message = "event type " + doc->at("name").get<std::string>() +
-                                         " already exists";
+    if (err.status == 409)
+      err.message = "event type " + doc->at("name").get<std::string>() + " already exists";
     return fail(req, res, err);
   }
   write_json(res, 201, event_type_to_json(*created));
@@ -323,7 +322,8 @@ void management_api::list_sources(const httplib::Request& req, httplib::Response
   if (!listed) return fail(req, res, listed.err());
   json data = json::array();
   for (const auto& s : listed->items) data.push_back(source_to_json(s, false));
-  write_json(res, 200, {{"data", std::move(data)}, {"next_cursor", cursor_to_json(listed->next_cursor)}});
+  write_json(res, 200,
+             {{"data", std::move(data)}, {"next_cursor", cursor_to_json(listed->next_cursor)}});
 }
 
 void management_api::get_source(const httplib::Request& req, httplib::Response& res) const {

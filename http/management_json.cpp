@@ -25,15 +25,23 @@ using json = nlohmann::json;
 // The JSON type of `value`, for messages ("a string", "null", ...).
 std::string type_name(const json& value) {
   switch (value.type()) {
-    case json::value_t::null: return "null";
-    case json::value_t::object: return "an object";
-    case json::value_t::array: return "an array";
-    case json::value_t::string: return "a string";
-    case json::value_t::boolean: return "a boolean";
+    case json::value_t::null:
+      return "null";
+    case json::value_t::object:
+      return "an object";
+    case json::value_t::array:
+      return "an array";
+    case json::value_t::string:
+      return "a string";
+    case json::value_t::boolean:
+      return "a boolean";
     case json::value_t::number_integer:
-    case json::value_t::number_unsigned: return "an integer";
-    case json::value_t::number_float: return "a number";
-    default: return "an unsupported value";
+    case json::value_t::number_unsigned:
+      return "an integer";
+    case json::value_t::number_float:
+      return "a number";
+    default:
+      return "an unsupported value";
   }
 }
 
@@ -95,12 +103,23 @@ std::optional<std::string> header_name_error(const std::string& name) {
   if (!std::all_of(name.begin(), name.end(), is_token_char)) {
     return "is not an RFC 7230 token";
   }
-  static const std::set<std::string> reserved = {
-      "host",         "content-length",   "content-type",   "content-encoding",
-      "connection",   "keep-alive",       "transfer-encoding", "te",
-      "trailer",      "upgrade",          "user-agent",     "expect",
-      "proxy-authorization", "proxy-authenticate", "proxy-connection", "date",
-      "accept-encoding"};
+  static const std::set<std::string> reserved = {"host",
+                                                 "content-length",
+                                                 "content-type",
+                                                 "content-encoding",
+                                                 "connection",
+                                                 "keep-alive",
+                                                 "transfer-encoding",
+                                                 "te",
+                                                 "trailer",
+                                                 "upgrade",
+                                                 "user-agent",
+                                                 "expect",
+                                                 "proxy-authorization",
+                                                 "proxy-authenticate",
+                                                 "proxy-connection",
+                                                 "date",
+                                                 "accept-encoding"};
   if (reserved.count(name) != 0) return "is reserved (set by webhookd or hop-by-hop)";
   if (name.rfind("webhook-", 0) == 0) return "is reserved (webhook-* headers are the signature's)";
   return std::nullopt;
@@ -193,8 +212,7 @@ api_result<std::string> retry_policy_field(const json& value) {
 api_result<std::string> headers_field(const json& value) {
   if (!value.is_object()) return wrong_type("headers", "an object of strings", value);
   if (value.size() > max_custom_headers) {
-    return validation_failed("headers: at most " + std::to_string(max_custom_headers) +
-                             " headers");
+    return validation_failed("headers: at most " + std::to_string(max_custom_headers) + " headers");
   }
   json out = json::object();
   for (const auto& item : value.items()) {
@@ -291,9 +309,8 @@ api_result<std::string> credential_field(const json& value, const std::string& f
 
 api_result<webhook_body> parse_webhook_body(const json& body, body_kind kind) {
   static const std::vector<std::string> create_fields = {
-      "callback_url", "event_types", "trigger_conditions", "retry_policy",
-      "rate_limit",   "priority",    "ordered",            "public_key",
-      "encrypt_fields", "headers",   "description"};
+      "callback_url", "event_types", "trigger_conditions", "retry_policy", "rate_limit", "priority",
+      "ordered",      "public_key",  "encrypt_fields",     "headers",      "description"};
   std::vector<std::string> known = create_fields;
   if (kind == body_kind::patch) known.push_back("status");
   if (auto unknown = check_known_fields(body, known)) return *unknown;
@@ -399,7 +416,8 @@ std::optional<api_error> check_patterns_in_catalogue(const std::vector<std::stri
     const std::string& pattern = patterns[i];
     std::string field = "event_types[" + std::to_string(i) + "]";
     switch (event_pattern_kind_of(pattern)) {
-      case event_pattern_kind::all: break;
+      case event_pattern_kind::all:
+        break;
       case event_pattern_kind::exact: {
         bool known = std::any_of(catalogue.begin(), catalogue.end(),
                                  [&](const event_type& t) { return t.name == pattern; });
@@ -411,8 +429,8 @@ std::optional<api_error> check_patterns_in_catalogue(const std::vector<std::stri
           return pattern_matches(pattern, t.name);
         });
         if (!covers) {
-          return validation_failed(field + ": no event type in the catalogue matches \"" +
-                                   pattern + "\"");
+          return validation_failed(field + ": no event type in the catalogue matches \"" + pattern +
+                                   "\"");
         }
         break;
       }
@@ -546,6 +564,8 @@ api_result<int64_t> parse_rotate_body(const json& body, int64_t default_seconds)
   return *value;
 }
 
-json cursor_to_json(const std::string& next_cursor) { return string_or_null(next_cursor); }
+json cursor_to_json(const std::string& next_cursor) {
+  return string_or_null(next_cursor);
+}
 
 }  // namespace webhookd::http

@@ -94,7 +94,8 @@ TEST_CASE("webhook create bodies: every field validated and normalised", "[unit]
     return b;
   };
   check_422(create_error(with("status", "paused")), "status: unknown field");
-  check_422(create_error(with("callback_url", 1)), "callback_url: must be a string, got an integer");
+  check_422(create_error(with("callback_url", 1)),
+            "callback_url: must be a string, got an integer");
   check_422(create_error(with("callback_url", std::string(2049, 'a'))), "callback_url: must be");
   check_422(create_error(with("event_types", {"a", "b*"})), "event_types[1]: ");
   check_422(create_error(with("event_types", json::array())), "event_types: must have 1 to 100");
@@ -108,7 +109,8 @@ TEST_CASE("webhook create bodies: every field validated and normalised", "[unit]
   check_422(create_error(with("rate_limit", true)), "rate_limit: must be an integer");
   check_422(create_error(with("priority", 1)), "priority: must be high, standard or bulk");
   check_422(create_error(with("ordered", 1)), "ordered: must be a boolean");
-  check_422(create_error(with("public_key", "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n")),
+  check_422(create_error(
+                with("public_key", "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n")),
             "public_key: is not a PEM public key");
   check_422(create_error(with("encrypt_fields", json::array())), "encrypt_fields: must have 1");
   check_422(create_error(with("encrypt_fields", {"data..card"})), "encrypt_fields[0]: ");
@@ -145,8 +147,8 @@ TEST_CASE("webhook PATCH bodies: subsets, status, null clears optional fields", 
 
 TEST_CASE("subscription patterns are checked against the catalogue", "[unit]") {
   std::vector<event_type> catalogue{{"invoice.paid", "", "", 0}, {"order.line.added", "", "", 0}};
-  CHECK_FALSE(check_patterns_in_catalogue({"invoice.paid", "order.*", "order.line.*", "*"},
-                                          catalogue));
+  CHECK_FALSE(
+      check_patterns_in_catalogue({"invoice.paid", "order.*", "order.line.*", "*"}, catalogue));
   auto unknown = check_patterns_in_catalogue({"invoice.paid", "invoice.void"}, catalogue);
   REQUIRE(unknown);
   check_422(*unknown, "event_types[1]: unknown event type \"invoice.void\"");
@@ -203,8 +205,8 @@ TEST_CASE("source, event type and rotate bodies", "[unit]") {
   auto no_types = parse_source_body({{"name", "b"}}, body_kind::create);
   REQUIRE_FALSE(no_types);
   check_422(no_types.err(), "allowed_event_types: required");
-  auto pattern = parse_source_body({{"name", "b"}, {"allowed_event_types", {"invoice.*"}}},
-                                   body_kind::create);
+  auto pattern =
+      parse_source_body({{"name", "b"}, {"allowed_event_types", {"invoice.*"}}}, body_kind::create);
   REQUIRE_FALSE(pattern);
   check_422(pattern.err(), "allowed_event_types[0]: ");
   auto short_key = parse_source_body({{"api_key", "abc"}}, body_kind::patch);

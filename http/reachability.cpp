@@ -20,8 +20,7 @@ struct slist_deleter {
 
 }  // namespace
 
-reachability_prober::reachability_prober(std::chrono::milliseconds timeout,
-                                         std::string user_agent)
+reachability_prober::reachability_prober(std::chrono::milliseconds timeout, std::string user_agent)
     : timeout_(timeout), user_agent_(std::move(user_agent)) {
   // Reference counted and thread-safe in the libcurl we build against (7.88).
   global_ok_ = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;

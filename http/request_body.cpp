@@ -41,7 +41,9 @@ std::size_t find_excess_nesting(const std::string& text, std::size_t max_depth) 
       continue;
     }
     switch (c) {
-      case '"': in_string = true; break;
+      case '"':
+        in_string = true;
+        break;
       case '[':
       case '{':
         if (++depth > max_depth) return i;
@@ -50,7 +52,8 @@ std::size_t find_excess_nesting(const std::string& text, std::size_t max_depth) 
       case '}':
         if (depth > 0) --depth;
         break;
-      default: break;
+      default:
+        break;
     }
   }
   return std::string::npos;

@@ -20,8 +20,7 @@ inline constexpr std::size_t max_json_depth = 64;
 /// N: ..." for malformed JSON (including an empty body unless `empty_is_object`), and for nesting
 /// deeper than max_json_depth; 422 validation_failed when the document is not an object.
 /// An empty body (or only whitespace) is `{}` when `empty_is_object`.
-api_result<nlohmann::json> parse_json_object(const std::string& body,
-                                             bool empty_is_object = false);
+api_result<nlohmann::json> parse_json_object(const std::string& body, bool empty_is_object = false);
 
 /// The 0-based byte offset at which `text` first nests arrays/objects deeper than `max_depth`
 /// (strings are skipped), or std::string::npos when it never does. Does not validate JSON.

@@ -3,11 +3,11 @@
 // filters, bad tokens, other tenants' webhooks) answered with the right 4xx and a reason while
 // the server stays healthy.
 
-#include <catch2/catch.hpp>
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
+#include <catch2/catch.hpp>
 
 #include <chrono>
 #include <memory>
@@ -116,7 +116,9 @@ class api {
   httplib::Result post(const std::string& path, const std::string& body) {
     return client_.Post(path.c_str(), headers(), body, "application/json");
   }
-  httplib::Result post(const std::string& path, const json& body) { return post(path, body.dump()); }
+  httplib::Result post(const std::string& path, const json& body) {
+    return post(path, body.dump());
+  }
   httplib::Result patch(const std::string& path, const std::string& body) {
     return client_.Patch(path.c_str(), headers(), body, "application/json");
   }
@@ -133,7 +135,9 @@ class api {
   std::string bearer_;
 };
 
-json body_of(const httplib::Result& res) { return json::parse(res->body); }
+json body_of(const httplib::Result& res) {
+  return json::parse(res->body);
+}
 
 // Checks an error answer: status, code and a message containing `reason`.
 void check_error(const httplib::Result& res, int status, const std::string& code,
@@ -162,9 +166,9 @@ void check_healthy(webhookd_server& server) {
 webhookd_server& open_server() {
   static std::unique_ptr<webhookd_server> server = [] {
     static temp_dir dir;
-    return std::make_unique<webhookd_server>(process_options{
-        {"--store", "sqlite:" + dir.file("open.db"), "--allow-private-targets", "127.0.0.0/8",
-         "--allow-http", "true"}});
+    return std::make_unique<webhookd_server>(
+        process_options{{"--store", "sqlite:" + dir.file("open.db"), "--allow-private-targets",
+                         "127.0.0.0/8", "--allow-http", "true"}});
   }();
   return *server;
 }
@@ -203,10 +207,9 @@ TEST_CASE("management routes: success paths", "[e2e][sqlite][management]") {
   api acme(server, token(secret, "acme"));
 
   // Event types: admin adds, any client lists (paged by name).
-  auto paid = admin.post("/api/v1/event-types",
-                         json{{"name", "invoice.paid"},
-                              {"description", "An invoice was paid"},
-                              {"schema", {{"type", "object"}}}});
+  auto paid = admin.post("/api/v1/event-types", json{{"name", "invoice.paid"},
+                                                     {"description", "An invoice was paid"},
+                                                     {"schema", {{"type", "object"}}}});
   REQUIRE(paid);
   if (paid->status == 201) {
     json t = body_of(paid);
@@ -285,9 +288,9 @@ TEST_CASE("management routes: success paths", "[e2e][sqlite][management]") {
 
   // A receiver that is down is reported, not fatal.
   auto down_port = free_loopback_port();
-  auto unreachable = acme.post(
-      "/api/v1/webhooks",
-      minimal_webhook("http://127.0.0.1:" + std::to_string(down_port) + "/gone"));
+  auto unreachable =
+      acme.post("/api/v1/webhooks",
+                minimal_webhook("http://127.0.0.1:" + std::to_string(down_port) + "/gone"));
   REQUIRE(unreachable);
   REQUIRE(unreachable->status == 201);
   json down = body_of(unreachable);
@@ -323,11 +326,10 @@ TEST_CASE("management routes: success paths", "[e2e][sqlite][management]") {
   CHECK(listed);
 
   // PATCH: a subset; null clears.
-  auto patched_res = acme.patch("/api/v1/webhooks/" + id,
-                                json{{"description", "paused for now"},
-                                     {"status", "paused"},
-                                     {"trigger_conditions", nullptr},
-                                     {"event_types", {"*"}}});
+  auto patched_res = acme.patch("/api/v1/webhooks/" + id, json{{"description", "paused for now"},
+                                                               {"status", "paused"},
+                                                               {"trigger_conditions", nullptr},
+                                                               {"event_types", {"*"}}});
   REQUIRE(patched_res);
   INFO(patched_res->body);
   REQUIRE(patched_res->status == 200);
@@ -395,11 +397,10 @@ TEST_CASE("management routes: success paths", "[e2e][sqlite][management]") {
   CHECK(src["allowed_event_types"] == json{"invoice.paid", "invoice.created"});
   CHECK(src["ip_allowlist"] == json{"203.0.113.0/24"});
 
-  auto src_given = admin.post("/api/v1/sources",
-                              json{{"name", "shop"},
-                                   {"api_key", "shop-key-0123456789"},
-                                   {"secret", "shop-secret-0123456789"},
-                                   {"allowed_event_types", {"order.shipped"}}});
+  auto src_given = admin.post("/api/v1/sources", json{{"name", "shop"},
+                                                      {"api_key", "shop-key-0123456789"},
+                                                      {"secret", "shop-secret-0123456789"},
+                                                      {"allowed_event_types", {"order.shipped"}}});
   REQUIRE(src_given);
   REQUIRE(src_given->status == 201);
   CHECK(body_of(src_given)["api_key"] == "shop-key-0123456789");
@@ -421,8 +422,9 @@ TEST_CASE("management routes: success paths", "[e2e][sqlite][management]") {
   CHECK(body_of(src_list)["data"].size() == 1);
   CHECK(body_of(src_list)["next_cursor"].is_string());
   CHECK_FALSE(body_of(src_list)["data"][0].contains("secret"));
-  auto src_patch = admin.patch("/api/v1/sources/" + src_id,
-                               json{{"secret", "a-brand-new-secret-value"}, {"ip_allowlist", nullptr}});
+  auto src_patch =
+      admin.patch("/api/v1/sources/" + src_id,
+                  json{{"secret", "a-brand-new-secret-value"}, {"ip_allowlist", nullptr}});
   REQUIRE(src_patch);
   REQUIRE(src_patch->status == 200);
   CHECK_FALSE(body_of(src_patch).contains("secret"));
@@ -482,8 +484,7 @@ TEST_CASE("a tenant never reads, patches, rotates or deletes another tenant's we
   const std::string path = "/api/v1/webhooks/" + id;
   check_error(tenant_a.get(path), 404, "not_found", "webhook " + id + " not found");
   check_error(tenant_a.patch(path, json{{"description", "mine"}}), 404, "not_found", id);
-  check_error(tenant_a.patch(path, json{{"callback_url", hooks.url("/a")}}), 404, "not_found",
-              id);
+  check_error(tenant_a.patch(path, json{{"callback_url", hooks.url("/a")}}), 404, "not_found", id);
   check_error(tenant_a.post(path + "/rotate-secret", json::object()), 404, "not_found", id);
   check_error(tenant_a.del(path), 404, "not_found", id);
   auto a_list = tenant_a.get("/api/v1/webhooks");
@@ -533,16 +534,16 @@ TEST_CASE("hostile bodies and bad parameters get a 4xx naming the problem",
               "validation_failed", "event_types: must have 1 to 100 entries");
   check_error(acme.post("/api/v1/webhooks", with("event_types", {"invoice.paid", 7})), 422,
               "validation_failed", "event_types[1]: must be a string");
-  check_error(acme.post("/api/v1/webhooks", with("rate_limit", "fast")), 422,
-              "validation_failed", "rate_limit");
+  check_error(acme.post("/api/v1/webhooks", with("rate_limit", "fast")), 422, "validation_failed",
+              "rate_limit");
   check_error(acme.post("/api/v1/webhooks", with("rate_limit", 0)), 422, "validation_failed",
               "rate_limit: must be an integer from 1 to 100000");
   check_error(acme.post("/api/v1/webhooks", with("rate_limit", 2.5)), 422, "validation_failed",
               "rate_limit");
   check_error(acme.post("/api/v1/webhooks", with("ordered", "yes")), 422, "validation_failed",
               "ordered: must be a boolean");
-  check_error(acme.post("/api/v1/webhooks", with("priority", "urgent")), 422,
-              "validation_failed", "priority");
+  check_error(acme.post("/api/v1/webhooks", with("priority", "urgent")), 422, "validation_failed",
+              "priority");
   check_error(acme.post("/api/v1/webhooks", with("headers", json::array())), 422,
               "validation_failed", "headers: must be an object");
   check_error(acme.post("/api/v1/webhooks", with("headers", {{"Host", "evil"}})), 422,
@@ -565,8 +566,8 @@ TEST_CASE("hostile bodies and bad parameters get a 4xx naming the problem",
               "validation_failed", "callback_url: required");
   check_error(acme.post("/api/v1/webhooks", with("callback_url", "ftp://127.0.0.1/x")), 422,
               "validation_failed", "callback_url");
-  check_error(acme.post("/api/v1/webhooks", with("callback_url", "http://user:pw@127.0.0.1/")),
-              422, "validation_failed", "callback_url");
+  check_error(acme.post("/api/v1/webhooks", with("callback_url", "http://user:pw@127.0.0.1/")), 422,
+              "validation_failed", "callback_url");
   check_error(acme.post("/api/v1/webhooks", with("callback_url", "http://no-such-host.invalid/")),
               422, "validation_failed", "callback_url");
 
@@ -582,9 +583,10 @@ TEST_CASE("hostile bodies and bad parameters get a 4xx naming the problem",
   check_error(acme.post("/api/v1/webhooks",
                         with("trigger_conditions", {{"data.amount", {{"$gte", {1, 2}}}}})),
               422, "validation_failed", "trigger_conditions at /data.amount/$gte");
-  check_error(acme.post("/api/v1/webhooks",
-                        with("trigger_conditions", {{"$or", {{{"a", 1}}, {{"b", {{"$bogus", 1}}}}}}})),
-              422, "validation_failed", "trigger_conditions at /$or/1/b/$bogus");
+  check_error(
+      acme.post("/api/v1/webhooks",
+                with("trigger_conditions", {{"$or", {{{"a", 1}}, {{"b", {{"$bogus", 1}}}}}}})),
+      422, "validation_failed", "trigger_conditions at /$or/1/b/$bogus");
   check_error(acme.post("/api/v1/webhooks", with("trigger_conditions", "amount > 5")), 422,
               "validation_failed", "trigger_conditions: must be an object");
 
@@ -625,16 +627,16 @@ TEST_CASE("hostile bodies and bad parameters get a 4xx naming the problem",
               "validation_failed", "name");
   check_error(admin.post("/api/v1/event-types", json{{"name", "ok.name"}, {"schema", "x"}}), 422,
               "validation_failed", "schema");
-  check_error(admin.post("/api/v1/sources", json{{"name", "s"}, {"allowed_event_types", "x"}}),
-              422, "validation_failed", "allowed_event_types");
+  check_error(admin.post("/api/v1/sources", json{{"name", "s"}, {"allowed_event_types", "x"}}), 422,
+              "validation_failed", "allowed_event_types");
   check_error(admin.post("/api/v1/sources", json{{"name", "s"},
                                                  {"allowed_event_types", {"a.b"}},
                                                  {"ip_allowlist", {"10.0.0.0/33"}}}),
               422, "validation_failed", "ip_allowlist[0]");
-  check_error(admin.post("/api/v1/sources", json{{"name", "s"},
-                                                 {"allowed_event_types", {"a.b"}},
-                                                 {"api_key", "short"}}),
-              422, "validation_failed", "api_key");
+  check_error(
+      admin.post("/api/v1/sources",
+                 json{{"name", "s"}, {"allowed_event_types", {"a.b"}}, {"api_key", "short"}}),
+      422, "validation_failed", "api_key");
 
   check_healthy(server);
 }
@@ -653,8 +655,7 @@ TEST_CASE("missing, malformed, expired, forged and alg:none tokens are 401; admi
     check_error(basic, 401, "unauthorized", "Bearer");
     CHECK(basic->get_header_value("WWW-Authenticate").rfind("Bearer", 0) == 0);
   }
-  check_error(api(server, "not-a-jwt").get("/api/v1/webhooks"), 401, "unauthorized",
-              "malformed");
+  check_error(api(server, "not-a-jwt").get("/api/v1/webhooks"), 401, "unauthorized", "malformed");
   check_error(api(server, token(secret, "acme", false, -60)).get("/api/v1/webhooks"), 401,
               "unauthorized", "expired");
   check_error(api(server, token("some-other-secret", "acme")).get("/api/v1/webhooks"), 401,
@@ -666,18 +667,16 @@ TEST_CASE("missing, malformed, expired, forged and alg:none tokens are 401; admi
   // A valid token with its payload swapped for another client's keeps the old signature.
   {
     std::string real = token(secret, "acme");
-    std::string forged_payload = webhookd::base64url_encode(
-        json{{"sub", "tenant-b"}, {"exp", 4102444800}}.dump());
+    std::string forged_payload =
+        webhookd::base64url_encode(json{{"sub", "tenant-b"}, {"exp", 4102444800}}.dump());
     auto first_dot = real.find('.');
     auto second_dot = real.find('.', first_dot + 1);
-    std::string swapped =
-        real.substr(0, first_dot + 1) + forged_payload + real.substr(second_dot);
+    std::string swapped = real.substr(0, first_dot + 1) + forged_payload + real.substr(second_dot);
     check_error(api(server, swapped).get("/api/v1/webhooks"), 401, "unauthorized", "signature");
   }
 
   api client(server, token(secret, "acme"));
-  check_error(client.post("/api/v1/event-types", json{{"name", "x.y"}}), 403, "forbidden",
-              "admin");
+  check_error(client.post("/api/v1/event-types", json{{"name", "x.y"}}), 403, "forbidden", "admin");
   check_error(client.get("/api/v1/sources"), 403, "forbidden", "admin");
   check_error(client.post("/api/v1/sources", json{{"name", "s"}}), 403, "forbidden", "admin");
   check_error(client.del("/api/v1/sources/src_1"), 403, "forbidden", "admin");
@@ -700,27 +699,18 @@ TEST_CASE("every SSRF spelling is refused with 422 when no private target is all
     const char* reason;  // what the message must mention
   };
   const std::vector<spelling> spellings = {
-      {"http://2130706433/", "127.0.0.1"},
-      {"http://0x7f.1/", "127.0.0.1"},
-      {"http://017700000001/", "127.0.0.1"},
-      {"http://[::ffff:127.0.0.1]/", "127.0.0.1"},
-      {"http://127.0.0.1/", "127.0.0.1"},
-      {"http://169.254.169.254/", "169.254.169.254"},
-      {"http://10.0.0.1/", "10.0.0.1"},
-      {"http://[::1]/", "::1"},
-      {"http://[fd00::1]/", "fd00::1"},
-      {"http://localhost/", "localhost"},
-      {"http://127.1:8080/", "127.0.0.1"},
-      {"http://0.0.0.0/", "0.0.0.0"},
-      {"http://100.64.0.1/", "100.64.0.1"},
-      {"http://192.168.1.1/", "192.168.1.1"},
-      {"http://[fe80::1]/", "fe80::1"},
-      {"http://224.0.0.1/", "224.0.0.1"},
+      {"http://2130706433/", "127.0.0.1"},   {"http://0x7f.1/", "127.0.0.1"},
+      {"http://017700000001/", "127.0.0.1"}, {"http://[::ffff:127.0.0.1]/", "127.0.0.1"},
+      {"http://127.0.0.1/", "127.0.0.1"},    {"http://169.254.169.254/", "169.254.169.254"},
+      {"http://10.0.0.1/", "10.0.0.1"},      {"http://[::1]/", "::1"},
+      {"http://[fd00::1]/", "fd00::1"},      {"http://localhost/", "localhost"},
+      {"http://127.1:8080/", "127.0.0.1"},   {"http://0.0.0.0/", "0.0.0.0"},
+      {"http://100.64.0.1/", "100.64.0.1"},  {"http://192.168.1.1/", "192.168.1.1"},
+      {"http://[fe80::1]/", "fe80::1"},      {"http://224.0.0.1/", "224.0.0.1"},
   };
   for (const auto& s : spellings) {
     INFO("callback_url " << s.url);
-    auto res = acme.post("/api/v1/webhooks",
-                         json{{"callback_url", s.url}, {"event_types", {"*"}}});
+    auto res = acme.post("/api/v1/webhooks", json{{"callback_url", s.url}, {"event_types", {"*"}}});
     check_error(res, 422, "validation_failed", "callback_url");
     check_error(res, 422, "validation_failed", s.reason);
   }
