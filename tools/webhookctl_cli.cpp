@@ -105,7 +105,7 @@ checked<json> headers_arg(const std::vector<std::string>& items) {
 // How one call went: the parsed body of a 2xx answer, or the exit code after the reason was
 // printed.
 class session {
-public:
+ public:
   session(connection_settings settings, const transport_factory& factory, bool json_output,
           std::ostream& out, std::ostream& err)
       : settings_(std::move(settings)),
@@ -158,7 +158,7 @@ public:
     out_ << value.dump(2, ' ', false, json::error_handler_t::replace) << '\n';
   }
 
-private:
+ private:
   connection_settings settings_;
   const transport_factory& factory_;
   std::unique_ptr<transport> transport_;
@@ -226,14 +226,14 @@ int print_list(session& s, const std::string& path, const list_args& args,
   auto page = fetch_list(s, path, args);
   if (!page) return s.failure();
   if (s.json_output()) {
-    s.print_json({{"data", page->items},
-                  {"next_cursor", page->next_cursor.empty() ? json(nullptr) : json(page->next_cursor)}});
+    s.print_json(
+        {{"data", page->items},
+         {"next_cursor", page->next_cursor.empty() ? json(nullptr) : json(page->next_cursor)}});
     return exit_ok;
   }
   make_table(page->items).print(s.out());
   if (!page->next_cursor.empty()) {
-    s.err() << "more results: add --cursor " << terminal_safe(page->next_cursor)
-            << " (or --all)\n";
+    s.err() << "more results: add --cursor " << terminal_safe(page->next_cursor) << " (or --all)\n";
   }
   return exit_ok;
 }
@@ -269,27 +269,33 @@ struct webhook_args {
   bool unordered = false;  // update only
   std::string public_key_file;
   std::vector<std::string> encrypt_fields;
-  std::string status;               // update only
-  std::vector<std::string> clear;   // update only
+  std::string status;              // update only
+  std::vector<std::string> clear;  // update only
 };
 
 // Optional fields `--clear` may set to null, by the names it accepts.
 const std::vector<std::pair<std::string, std::string>>& clearable_fields() {
   static const std::vector<std::pair<std::string, std::string>> fields = {
-      {"filter", "trigger_conditions"},   {"trigger_conditions", "trigger_conditions"},
-      {"retry-policy", "retry_policy"},   {"retry_policy", "retry_policy"},
-      {"public-key", "public_key"},       {"public_key", "public_key"},
-      {"encrypt-fields", "encrypt_fields"}, {"encrypt_fields", "encrypt_fields"},
-      {"headers", "headers"},             {"description", "description"}};
+      {"filter", "trigger_conditions"},
+      {"trigger_conditions", "trigger_conditions"},
+      {"retry-policy", "retry_policy"},
+      {"retry_policy", "retry_policy"},
+      {"public-key", "public_key"},
+      {"public_key", "public_key"},
+      {"encrypt-fields", "encrypt_fields"},
+      {"encrypt_fields", "encrypt_fields"},
+      {"headers", "headers"},
+      {"description", "description"}};
   return fields;
 }
 
 void add_webhook_options(CLI::App& cmd, webhook_args& a, bool create) {
   auto* url = cmd.add_option("--url,--callback-url", a.callback_url,
                              "Callback URL deliveries are POSTed to");
-  auto* events = cmd.add_option("--events", a.events,
-                                "Event types to subscribe to: names, prefix.* or * (comma-separated)")
-                     ->allow_extra_args(false);
+  auto* events =
+      cmd.add_option("--events", a.events,
+                     "Event types to subscribe to: names, prefix.* or * (comma-separated)")
+          ->allow_extra_args(false);
   if (create) {
     url->required();
     events->required();
@@ -379,7 +385,8 @@ checked<json> webhook_body(const CLI::App& cmd, const webhook_args& a, bool crea
     }
     body[it->second] = nullptr;
   }
-  if (body.empty()) return usage_error{"webhooks update: nothing to change (give at least one field)"};
+  if (body.empty())
+    return usage_error{"webhooks update: nothing to change (give at least one field)"};
   return body;
 }
 
@@ -415,8 +422,8 @@ int webhooks_delete(session& s, const std::string& id) {
     return exit_ok;
   }
   s.out() << "deleted webhook " << terminal_safe(id);
-  const json cancelled = deleted->is_object() ? deleted->value("cancelled_deliveries", json())
-                                               : json();
+  const json cancelled =
+      deleted->is_object() ? deleted->value("cancelled_deliveries", json()) : json();
   if (cancelled.is_number_integer()) {
     s.out() << " (" << cancelled.get<long long>() << " pending "
             << (cancelled.get<long long>() == 1 ? "delivery" : "deliveries") << " cancelled)";
@@ -463,8 +470,7 @@ struct source_args {
 
 void add_source_options(CLI::App& cmd, source_args& a, bool create) {
   auto* name = cmd.add_option("--name", a.name, "Name of the source application");
-  auto* events = cmd.add_option("--events", a.events,
-                                "Event types it may post (comma-separated)")
+  auto* events = cmd.add_option("--events", a.events, "Event types it may post (comma-separated)")
                      ->allow_extra_args(false);
   cmd.add_option("--api-key", a.api_key, "Its X-Source-Key (generated when absent)");
   cmd.add_option("--secret", a.secret, "Its HMAC secret (generated when absent)");
@@ -585,11 +591,11 @@ int run(const std::vector<std::string>& args, const env_lookup& env,
   // webhooks
   CLI::App* webhooks = group("webhooks", "Register and manage webhooks");
   webhook_args create_args;
-  CLI::App* w_create = command(webhooks, "create", "Register a webhook (prints its signing secret)");
+  CLI::App* w_create =
+      command(webhooks, "create", "Register a webhook (prints its signing secret)");
   add_webhook_options(*w_create, create_args, true);
-  w_create->callback([&] {
-    chosen = [&](session& s) { return webhooks_create(s, *w_create, create_args); };
-  });
+  w_create->callback(
+      [&] { chosen = [&](session& s) { return webhooks_create(s, *w_create, create_args); }; });
 
   list_args w_list_args;
   CLI::App* w_list = command(webhooks, "list", "List your webhooks");
@@ -606,11 +612,11 @@ int run(const std::vector<std::string>& args, const env_lookup& env,
   webhook_args update_args;
   CLI::App* w_update = command(webhooks, "update", "Change fields of a webhook");
   add_webhook_options(*w_update, update_args, false);
-  w_update->callback([&] {
-    chosen = [&](session& s) { return webhooks_update(s, *w_update, update_args); };
-  });
+  w_update->callback(
+      [&] { chosen = [&](session& s) { return webhooks_update(s, *w_update, update_args); }; });
 
-  CLI::App* w_delete = command(webhooks, "delete", "Delete a webhook (cancels its pending deliveries)");
+  CLI::App* w_delete =
+      command(webhooks, "delete", "Delete a webhook (cancels its pending deliveries)");
   w_delete->add_option("id", webhook_id, "Webhook id")->required();
   w_delete->callback([&] { chosen = [&](session& s) { return webhooks_delete(s, webhook_id); }; });
 
@@ -618,8 +624,9 @@ int run(const std::vector<std::string>& args, const env_lookup& env,
   CLI::App* w_rotate = command(webhooks, "rotate-secret",
                                "New signing secret; the old one signs on for a grace period");
   w_rotate->add_option("id", webhook_id, "Webhook id")->required();
-  w_rotate->add_option("--grace", grace_seconds,
-                       "Seconds the previous secret keeps signing (server default: 86400)")
+  w_rotate
+      ->add_option("--grace", grace_seconds,
+                   "Seconds the previous secret keeps signing (server default: 86400)")
       ->check(CLI::NonNegativeNumber);
   w_rotate->callback([&] {
     chosen = [&](session& s) { return webhooks_rotate(s, *w_rotate, webhook_id, grace_seconds); };
@@ -690,8 +697,9 @@ int run(const std::vector<std::string>& args, const env_lookup& env,
     server_url = env("WEBHOOKD_URL").value_or(default_server_url);
   }
   auto base = normalize_base_url(server_url);
-  if (!base) return usage(err, "--url: expected http://HOST[:PORT] or https://..., got \"" +
-                                   terminal_safe(server_url) + "\"");
+  if (!base)
+    return usage(err, "--url: expected http://HOST[:PORT] or https://..., got \"" +
+                          terminal_safe(server_url) + "\"");
   settings.base_url = *base;
   if (app.count("--token") == 0) token = env("WEBHOOKD_TOKEN").value_or("");
   if (has_control_characters(token) || token.find(' ') != std::string::npos) {

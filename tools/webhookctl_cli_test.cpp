@@ -29,7 +29,7 @@ struct script {
 };
 
 class recording_transport : public transport {
-public:
+ public:
   explicit recording_transport(script& s) : script_(s) {}
   transport_result send(const api_request& request) override {
     script_.requests.push_back(request);
@@ -39,7 +39,7 @@ public:
     return next;
   }
 
-private:
+ private:
   script& script_;
 };
 
@@ -60,7 +60,9 @@ struct outcome {
   }
 };
 
-api_response reply(long status, const json& body) { return api_response{status, body.dump()}; }
+api_response reply(long status, const json& body) {
+  return api_response{status, body.dump()};
+}
 
 outcome run_cli(std::vector<std::string> args, std::vector<transport_result> answers = {},
                 std::map<std::string, std::string> env = {}) {
@@ -83,25 +85,24 @@ outcome run_cli(std::vector<std::string> args, std::vector<transport_result> ans
   return result;
 }
 
-const json sample_webhook = {
-    {"webhook_id", "wh_1"},
-    {"client_id", "acme"},
-    {"callback_url", "https://hooks.example.com/in"},
-    {"event_types", {"invoice.paid", "order.*"}},
-    {"trigger_conditions", nullptr},
-    {"retry_policy", nullptr},
-    {"rate_limit", 1000},
-    {"priority", "standard"},
-    {"ordered", false},
-    {"public_key", nullptr},
-    {"encrypt_fields", nullptr},
-    {"headers", json::object()},
-    {"description", ""},
-    {"status", "active"},
-    {"disabled_reason", ""},
-    {"previous_secret_expires_at", nullptr},
-    {"created_at", "2026-11-28T23:41:02.123Z"},
-    {"updated_at", "2026-11-28T23:41:02.123Z"}};
+const json sample_webhook = {{"webhook_id", "wh_1"},
+                             {"client_id", "acme"},
+                             {"callback_url", "https://hooks.example.com/in"},
+                             {"event_types", {"invoice.paid", "order.*"}},
+                             {"trigger_conditions", nullptr},
+                             {"retry_policy", nullptr},
+                             {"rate_limit", 1000},
+                             {"priority", "standard"},
+                             {"ordered", false},
+                             {"public_key", nullptr},
+                             {"encrypt_fields", nullptr},
+                             {"headers", json::object()},
+                             {"description", ""},
+                             {"status", "active"},
+                             {"disabled_reason", ""},
+                             {"previous_secret_expires_at", nullptr},
+                             {"created_at", "2026-11-28T23:41:02.123Z"},
+                             {"updated_at", "2026-11-28T23:41:02.123Z"}};
 
 json webhook_with(const json& changes) {
   json w = sample_webhook;
@@ -112,19 +113,26 @@ json webhook_with(const json& changes) {
 }  // namespace
 
 TEST_CASE("webhooks create sends every given field and shows the secret", "[unit][webhookctl]") {
-  json created = webhook_with({{"signing_secret", "whsec_c2VjcmV0"},
-                               {"verification",
-                                {{"dns", {{"ok", true}, {"addresses", {"93.184.216.34"}}}},
-                                 {"reachability", {{"ok", false}, {"status_code", nullptr},
-                                                   {"error", "timeout"}}}}}});
-  const auto r = run_cli(
-      {"--url", "http://server.test:9000/", "--token", "tok.en.sig", "webhooks", "create",
-       "--url", "https://hooks.example.com/in", "--events", "invoice.paid,order.*", "--events",
-       "refund.created", "--filter", R"({"data.amount":{"$gte":100}})", "--retry-policy",
-       R"({"max_attempts":3,"schedule":[0,1,2]})", "--rate-limit", "50", "--priority", "high",
-       "--header", "X-Team: billing", "--header", "x-trace:a:b", "--description", "billing",
-       "--ordered"},
-      {reply(201, created)});
+  json created = webhook_with(
+      {{"signing_secret", "whsec_c2VjcmV0"},
+       {"verification",
+        {{"dns", {{"ok", true}, {"addresses", {"93.184.216.34"}}}},
+         {"reachability", {{"ok", false}, {"status_code", nullptr}, {"error", "timeout"}}}}}});
+  const auto r = run_cli({"--url",          "http://server.test:9000/",
+                          "--token",        "tok.en.sig",
+                          "webhooks",       "create",
+                          "--url",          "https://hooks.example.com/in",
+                          "--events",       "invoice.paid,order.*",
+                          "--events",       "refund.created",
+                          "--filter",       R"({"data.amount":{"$gte":100}})",
+                          "--retry-policy", R"({"max_attempts":3,"schedule":[0,1,2]})",
+                          "--rate-limit",   "50",
+                          "--priority",     "high",
+                          "--header",       "X-Team: billing",
+                          "--header",       "x-trace:a:b",
+                          "--description",  "billing",
+                          "--ordered"},
+                         {reply(201, created)});
   INFO(r.err);
   CHECK(r.code == exit_ok);
   REQUIRE(r.seen.connections.size() == 1);
@@ -148,9 +156,9 @@ TEST_CASE("webhooks create sends every given field and shows the secret", "[unit
 
 TEST_CASE("webhooks create sends only the required fields when nothing else is given",
           "[unit][webhookctl]") {
-  const auto r = run_cli({"webhooks", "create", "--callback-url", "https://h.example/x",
-                          "--events", "a.b"},
-                         {reply(201, webhook_with({{"signing_secret", "whsec_x"}}))});
+  const auto r =
+      run_cli({"webhooks", "create", "--callback-url", "https://h.example/x", "--events", "a.b"},
+              {reply(201, webhook_with({{"signing_secret", "whsec_x"}}))});
   CHECK(r.code == exit_ok);
   CHECK(r.body() == json{{"callback_url", "https://h.example/x"}, {"event_types", {"a.b"}}});
 }
@@ -158,17 +166,17 @@ TEST_CASE("webhooks create sends only the required fields when nothing else is g
 TEST_CASE("JSON arguments may come from a file", "[unit][webhookctl]") {
   const std::string path = "webhookctl_cli_test_filter.json";
   std::ofstream(path) << R"({"type": "invoice.paid"})";
-  const auto r = run_cli({"webhooks", "create", "--url", "https://h.example/x", "--events",
-                          "a.b", "--filter", "@" + path},
+  const auto r = run_cli({"webhooks", "create", "--url", "https://h.example/x", "--events", "a.b",
+                          "--filter", "@" + path},
                          {reply(201, sample_webhook)});
   std::remove(path.c_str());
   CHECK(r.code == exit_ok);
   CHECK(r.body()["trigger_conditions"] == json{{"type", "invoice.paid"}});
 }
 
-TEST_CASE("server URL and token: flags, then environment, then the default",
-          "[unit][webhookctl]") {
-  const std::vector<transport_result> page = {reply(200, {{"data", json::array()}, {"next_cursor", nullptr}})};
+TEST_CASE("server URL and token: flags, then environment, then the default", "[unit][webhookctl]") {
+  const std::vector<transport_result> page = {
+      reply(200, {{"data", json::array()}, {"next_cursor", nullptr}})};
   SECTION("default") {
     const auto r = run_cli({"webhooks", "list"}, page);
     REQUIRE(r.seen.connections.size() == 1);
@@ -183,8 +191,9 @@ TEST_CASE("server URL and token: flags, then environment, then the default",
     CHECK(r.seen.connections[0].token == "envtok");
   }
   SECTION("flags win, and may follow the command") {
-    const auto r = run_cli({"webhooks", "list", "--url", "http://flag.test:1", "--token", "flagtok"},
-                           page, {{"WEBHOOKD_URL", "https://env.test"}, {"WEBHOOKD_TOKEN", "envtok"}});
+    const auto r =
+        run_cli({"webhooks", "list", "--url", "http://flag.test:1", "--token", "flagtok"}, page,
+                {{"WEBHOOKD_URL", "https://env.test"}, {"WEBHOOKD_TOKEN", "envtok"}});
     REQUIRE(r.seen.connections.size() == 1);
     CHECK(r.seen.connections[0].base_url == "http://flag.test:1");
     CHECK(r.seen.connections[0].token == "flagtok");
@@ -197,8 +206,9 @@ TEST_CASE("server URL and token: flags, then environment, then the default",
 }
 
 TEST_CASE("webhooks list prints a table and points at the next page", "[unit][webhookctl]") {
-  const json page = {{"data", {webhook_with({{"webhook_id", "wh_1"}}),
-                               webhook_with({{"webhook_id", "wh_2"}, {"status", "paused"}})}},
+  const json page = {{"data",
+                      {webhook_with({{"webhook_id", "wh_1"}}),
+                       webhook_with({{"webhook_id", "wh_2"}, {"status", "paused"}})}},
                      {"next_cursor", "c/2+"}};
   const auto r = run_cli({"webhooks", "list", "--limit", "2"}, {reply(200, page)});
   CHECK(r.code == exit_ok);
@@ -268,17 +278,17 @@ TEST_CASE("webhooks update sends only the given fields", "[unit][webhookctl]") {
     CHECK_THAT(r.out, Catch::Contains("status:") && Catch::Contains("paused"));
   }
   SECTION("a new callback URL and events") {
-    const auto r = run_cli({"webhooks", "update", "wh_1", "--url", "https://new.example/h",
-                            "--events", "x.y"},
-                           {reply(200, sample_webhook)});
+    const auto r =
+        run_cli({"webhooks", "update", "wh_1", "--url", "https://new.example/h", "--events", "x.y"},
+                {reply(200, sample_webhook)});
     CHECK(r.body() == json{{"callback_url", "https://new.example/h"}, {"event_types", {"x.y"}}});
   }
 }
 
 TEST_CASE("webhooks delete reports the cancelled deliveries", "[unit][webhookctl]") {
-  const auto r = run_cli({"webhooks", "delete", "wh_1"},
-                         {reply(200, {{"webhook_id", "wh_1"}, {"deleted", true},
-                                      {"cancelled_deliveries", 3}})});
+  const auto r = run_cli(
+      {"webhooks", "delete", "wh_1"},
+      {reply(200, {{"webhook_id", "wh_1"}, {"deleted", true}, {"cancelled_deliveries", 3}})});
   CHECK(r.code == exit_ok);
   CHECK(r.request().method == "DELETE");
   CHECK(r.request().path == "/api/v1/webhooks/wh_1");
@@ -289,8 +299,8 @@ TEST_CASE("webhooks rotate-secret sends the grace period when given", "[unit][we
   const json rotated = webhook_with({{"signing_secret", "whsec_bmV3"},
                                      {"previous_secret_expires_at", "2026-11-29T00:00:00.000Z"}});
   SECTION("with --grace") {
-    const auto r = run_cli({"webhooks", "rotate-secret", "wh_1", "--grace", "60"},
-                           {reply(200, rotated)});
+    const auto r =
+        run_cli({"webhooks", "rotate-secret", "wh_1", "--grace", "60"}, {reply(200, rotated)});
     CHECK(r.code == exit_ok);
     CHECK(r.request().path == "/api/v1/webhooks/wh_1/rotate-secret");
     CHECK(r.body() == json{{"grace_period_seconds", 60}});
@@ -304,10 +314,12 @@ TEST_CASE("webhooks rotate-secret sends the grace period when given", "[unit][we
 }
 
 TEST_CASE("event-types list and create", "[unit][webhookctl]") {
-  const json type = {{"name", "invoice.paid"}, {"description", "Paid."}, {"schema", nullptr},
+  const json type = {{"name", "invoice.paid"},
+                     {"description", "Paid."},
+                     {"schema", nullptr},
                      {"created_at", "2026-01-01T00:00:00.000Z"}};
-  const auto listed = run_cli({"event-types", "list"},
-                              {reply(200, {{"data", {type}}, {"next_cursor", nullptr}})});
+  const auto listed =
+      run_cli({"event-types", "list"}, {reply(200, {{"data", {type}}, {"next_cursor", nullptr}})});
   CHECK(listed.code == exit_ok);
   CHECK(listed.request().path == "/api/v1/event-types");
   CHECK(listed.out ==
@@ -321,14 +333,15 @@ TEST_CASE("event-types list and create", "[unit][webhookctl]") {
   CHECK(created.code == exit_ok);
   CHECK(created.request().method == "POST");
   CHECK(created.request().path == "/api/v1/event-types");
-  CHECK(created.body() == json{{"name", "invoice.paid"},
-                               {"description", "Paid."},
-                               {"schema", {{"type", "object"}}}});
+  CHECK(created.body() ==
+        json{{"name", "invoice.paid"}, {"description", "Paid."}, {"schema", {{"type", "object"}}}});
   CHECK_THAT(created.out, Catch::StartsWith("name:         invoice.paid\n"));
 }
 
 TEST_CASE("sources create, list, get, update and delete", "[unit][webhookctl]") {
-  const json source = {{"source_id", "src_1"}, {"name", "billing"}, {"api_key", "k1"},
+  const json source = {{"source_id", "src_1"},
+                       {"name", "billing"},
+                       {"api_key", "k1"},
                        {"allowed_event_types", {"invoice.paid"}},
                        {"ip_allowlist", {"203.0.113.0/24"}},
                        {"created_at", "2026-01-01T00:00:00.000Z"},
@@ -336,10 +349,10 @@ TEST_CASE("sources create, list, get, update and delete", "[unit][webhookctl]") 
   json created_source = source;
   created_source["secret"] = "s3cret";
 
-  const auto created = run_cli({"sources", "create", "--name", "billing", "--events",
-                                "invoice.paid,invoice.created", "--ip", "203.0.113.0/24", "--ip",
-                                "198.51.100.7", "--api-key", "k1"},
-                               {reply(201, created_source)});
+  const auto created =
+      run_cli({"sources", "create", "--name", "billing", "--events", "invoice.paid,invoice.created",
+               "--ip", "203.0.113.0/24", "--ip", "198.51.100.7", "--api-key", "k1"},
+              {reply(201, created_source)});
   CHECK(created.code == exit_ok);
   CHECK(created.request().path == "/api/v1/sources");
   CHECK(created.body() == json{{"name", "billing"},
@@ -348,8 +361,8 @@ TEST_CASE("sources create, list, get, update and delete", "[unit][webhookctl]") 
                                {"api_key", "k1"}});
   CHECK_THAT(created.out, Catch::Contains("secret:") && Catch::Contains("s3cret"));
 
-  const auto listed = run_cli({"sources", "list"},
-                              {reply(200, {{"data", {source}}, {"next_cursor", nullptr}})});
+  const auto listed =
+      run_cli({"sources", "list"}, {reply(200, {{"data", {source}}, {"next_cursor", nullptr}})});
   CHECK(listed.out ==
         "ID     NAME     API KEY  EVENTS        IP ALLOWLIST    CREATED\n"
         "src_1  billing  k1       invoice.paid  203.0.113.0/24  2026-01-01T00:00:00.000Z\n");
@@ -370,18 +383,20 @@ TEST_CASE("sources create, list, get, update and delete", "[unit][webhookctl]") 
 }
 
 TEST_CASE("a server error prints its code and message and exits 1", "[unit][webhookctl]") {
-  const auto r = run_cli(
-      {"webhooks", "create", "--url", "http://10.0.0.5/", "--events", "a.b"},
-      {reply(422, {{"error", {{"code", "validation_failed"},
-                              {"message", "callback_url: address 10.0.0.5 is private"}}}})});
+  const auto r =
+      run_cli({"webhooks", "create", "--url", "http://10.0.0.5/", "--events", "a.b"},
+              {reply(422, {{"error",
+                            {{"code", "validation_failed"},
+                             {"message", "callback_url: address 10.0.0.5 is private"}}}})});
   CHECK(r.code == exit_api_error);
   CHECK(r.out.empty());
   CHECK(r.err == "error: validation_failed: callback_url: address 10.0.0.5 is private\n");
 }
 
 TEST_CASE("an unreachable server is one line and exit 2", "[unit][webhookctl]") {
-  const auto r = run_cli({"--url", "http://127.0.0.1:1", "webhooks", "get", "wh_1"},
-                         {transport_error{"Failed to connect to 127.0.0.1 port 1: Connection refused"}});
+  const auto r =
+      run_cli({"--url", "http://127.0.0.1:1", "webhooks", "get", "wh_1"},
+              {transport_error{"Failed to connect to 127.0.0.1 port 1: Connection refused"}});
   CHECK(r.code == exit_unreachable);
   CHECK(r.out.empty());
   CHECK(r.err ==
@@ -403,19 +418,25 @@ TEST_CASE("bad command lines exit 2 before any request", "[unit][webhookctl]") {
       {},
       {"webhooks"},
       {"nonsense"},
-      {"webhooks", "create", "--events", "a.b"},                  // no callback URL
-      {"webhooks", "create", "--url", "https://h.example/"},      // no events
+      {"webhooks", "create", "--events", "a.b"},              // no callback URL
+      {"webhooks", "create", "--url", "https://h.example/"},  // no events
       {"webhooks", "create", "--url", "https://h.example/", "--events", "a,,b"},
       {"webhooks", "create", "--url", "https://h.example/", "--events", "a", "b"},
       {"webhooks", "create", "--url", "https://h.example/", "--events", "a", "--filter", "{nope"},
-      {"webhooks", "create", "--url", "https://h.example/", "--events", "a", "--filter", "@/nonexistent/f.json"},
-      {"webhooks", "create", "--url", "https://h.example/", "--events", "a", "--priority", "urgent"},
-      {"webhooks", "create", "--url", "https://h.example/", "--events", "a", "--rate-limit", "many"},
-      {"webhooks", "create", "--url", "https://h.example/", "--events", "a", "--header", "no-colon"},
+      {"webhooks", "create", "--url", "https://h.example/", "--events", "a", "--filter",
+       "@/nonexistent/f.json"},
+      {"webhooks", "create", "--url", "https://h.example/", "--events", "a", "--priority",
+       "urgent"},
+      {"webhooks", "create", "--url", "https://h.example/", "--events", "a", "--rate-limit",
+       "many"},
+      {"webhooks", "create", "--url", "https://h.example/", "--events", "a", "--header",
+       "no-colon"},
       {"webhooks", "create", "--url", "https://h.example/", "--events", "a", "--header", ":v"},
-      {"webhooks", "create", "--url", "https://h.example/", "--events", "a", "--header", "A:1", "--header", "a:2"},
-      {"webhooks", "create", "--url", "https://h.example/", "--events", "a", "--public-key-file", "/nonexistent.pem"},
-      {"webhooks", "update", "wh_1"},                              // nothing to change
+      {"webhooks", "create", "--url", "https://h.example/", "--events", "a", "--header", "A:1",
+       "--header", "a:2"},
+      {"webhooks", "create", "--url", "https://h.example/", "--events", "a", "--public-key-file",
+       "/nonexistent.pem"},
+      {"webhooks", "update", "wh_1"},  // nothing to change
       {"webhooks", "update", "wh_1", "--clear", "filter", "--filter", "{}"},
       {"webhooks", "update", "wh_1", "--clear", "secret"},
       {"webhooks", "update", "wh_1", "--ordered", "--unordered"},

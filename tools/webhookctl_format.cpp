@@ -22,7 +22,9 @@ std::string upper(std::string text) {
   return text;
 }
 
-bool is_scalar(const json& value) { return !value.is_object() && !value.is_array(); }
+bool is_scalar(const json& value) {
+  return !value.is_object() && !value.is_array();
+}
 
 // object[name] when object is an object holding it, else null (never throws on odd shapes).
 json member(const json& object, const char* name) {
@@ -102,7 +104,8 @@ void text_table::print(std::ostream& out) const {
   std::vector<std::size_t> widths;
   for (const auto& header : headers_) widths.push_back(display_width(header));
   for (const auto& row : rows_) {
-    for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], display_width(row[i]));
+    for (std::size_t i = 0; i < row.size(); ++i)
+      widths[i] = std::max(widths[i], display_width(row[i]));
   }
   auto print_line = [&](const std::vector<std::string>& cells) {
     std::string line;
@@ -179,19 +182,33 @@ record webhook_record(const json& webhook) {
     const auto verification = shown.find("verification");
     if (verification != shown.end()) *verification = verification_text(*verification);
   }
-  return object_record(shown, {"webhook_id", "client_id", "status", "disabled_reason",
-                               "callback_url", "event_types", "trigger_conditions", "priority",
-                               "rate_limit", "ordered", "retry_policy", "headers",
-                               "public_key", "encrypt_fields", "description", "created_at",
-                               "updated_at", "previous_secret_expires_at", "signing_secret",
+  return object_record(shown, {"webhook_id",
+                               "client_id",
+                               "status",
+                               "disabled_reason",
+                               "callback_url",
+                               "event_types",
+                               "trigger_conditions",
+                               "priority",
+                               "rate_limit",
+                               "ordered",
+                               "retry_policy",
+                               "headers",
+                               "public_key",
+                               "encrypt_fields",
+                               "description",
+                               "created_at",
+                               "updated_at",
+                               "previous_secret_expires_at",
+                               "signing_secret",
                                "verification"});
 }
 
 text_table webhook_table(const std::vector<json>& webhooks) {
   text_table table({"id", "status", "priority", "events", "url", "description"});
   for (const auto& w : webhooks) {
-    table.add_row(fields(w, {"webhook_id", "status", "priority", "event_types", "callback_url",
-                             "description"}));
+    table.add_row(fields(
+        w, {"webhook_id", "status", "priority", "event_types", "callback_url", "description"}));
   }
   return table;
 }
@@ -214,8 +231,8 @@ record source_record(const json& source) {
 text_table source_table(const std::vector<json>& sources) {
   text_table table({"id", "name", "api key", "events", "ip allowlist", "created"});
   for (const auto& s : sources) {
-    table.add_row(fields(s, {"source_id", "name", "api_key", "allowed_event_types",
-                             "ip_allowlist", "created_at"}));
+    table.add_row(fields(
+        s, {"source_id", "name", "api_key", "allowed_event_types", "ip_allowlist", "created_at"}));
   }
   return table;
 }

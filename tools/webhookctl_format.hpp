@@ -24,7 +24,7 @@ std::string cell_text(const nlohmann::json& value);
 /// Columns of text separated by two spaces, a header row in upper case, the last column not
 /// padded. Cells pass through terminal_safe; widths count UTF-8 code points.
 class text_table {
-public:
+ public:
   /// `headers` fixes the number of columns.
   explicit text_table(std::vector<std::string> headers);
   /// Adds one row; missing cells are blank, extra cells are dropped.
@@ -34,7 +34,7 @@ public:
   /// Writes the header and the rows, one line each.
   void print(std::ostream& out) const;
 
-private:
+ private:
   std::vector<std::string> headers_;
   std::vector<std::vector<std::string>> rows_;
 };

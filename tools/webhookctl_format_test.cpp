@@ -112,9 +112,8 @@ TEST_CASE("webhook_record shows the secret and summarises key and verification",
       {"future_field", 7}};
   const record fields = webhook_record(created);
   CHECK(labels(fields) ==
-        std::vector<std::string>{"webhook_id", "status", "callback_url", "event_types",
-                                 "headers", "public_key", "signing_secret", "verification",
-                                 "future_field"});
+        std::vector<std::string>{"webhook_id", "status", "callback_url", "event_types", "headers",
+                                 "public_key", "signing_secret", "verification", "future_field"});
   CHECK(value_of(fields, "event_types") == "invoice.paid,order.*");
   CHECK(value_of(fields, "public_key") == "PEM, 57 bytes");
   CHECK(value_of(fields, "headers") == R"({"x-team":"billing"})");
@@ -124,13 +123,14 @@ TEST_CASE("webhook_record shows the secret and summarises key and verification",
 }
 
 TEST_CASE("verification_text reports failures", "[unit][webhookctl]") {
-  CHECK(verification_text({{"dns", {{"ok", true}, {"addresses", {"192.0.2.1", "192.0.2.2"}}}},
-                           {"reachability", {{"ok", false}, {"status_code", nullptr},
-                                             {"error", "connection refused"}}}}) ==
+  CHECK(verification_text(
+            {{"dns", {{"ok", true}, {"addresses", {"192.0.2.1", "192.0.2.2"}}}},
+             {"reachability",
+              {{"ok", false}, {"status_code", nullptr}, {"error", "connection refused"}}}}) ==
         "dns ok (192.0.2.1,192.0.2.2); not reachable: connection refused");
-  CHECK(verification_text({{"dns", {{"ok", true}, {"addresses", json::array()}}},
-                           {"reachability", {{"ok", false}, {"status_code", 500},
-                                             {"error", nullptr}}}}) ==
+  CHECK(verification_text(
+            {{"dns", {{"ok", true}, {"addresses", json::array()}}},
+             {"reachability", {{"ok", false}, {"status_code", 500}, {"error", nullptr}}}}) ==
         "dns ok; not reachable: HTTP 500");
   // Odd shapes never throw.
   CHECK(verification_text({{"dns", "yes"}, {"reachability", {{"ok", "true"}}}}) ==
@@ -139,23 +139,32 @@ TEST_CASE("verification_text reports failures", "[unit][webhookctl]") {
 }
 
 TEST_CASE("tables of webhooks, event types and sources", "[unit][webhookctl]") {
-  const std::vector<json> webhooks = {
-      {{"webhook_id", "wh_1"}, {"status", "active"}, {"priority", "high"},
-       {"event_types", {"a.b", "c.*"}}, {"callback_url", "https://x.example/h"},
-       {"description", "first"}},
-      {{"webhook_id", "wh_22"}, {"status", "paused"}, {"priority", "bulk"},
-       {"event_types", {"*"}}, {"callback_url", "https://y.example/"}, {"description", ""}}};
+  const std::vector<json> webhooks = {{{"webhook_id", "wh_1"},
+                                       {"status", "active"},
+                                       {"priority", "high"},
+                                       {"event_types", {"a.b", "c.*"}},
+                                       {"callback_url", "https://x.example/h"},
+                                       {"description", "first"}},
+                                      {{"webhook_id", "wh_22"},
+                                       {"status", "paused"},
+                                       {"priority", "bulk"},
+                                       {"event_types", {"*"}},
+                                       {"callback_url", "https://y.example/"},
+                                       {"description", ""}}};
   CHECK(printed(webhook_table(webhooks)) ==
         "ID     STATUS  PRIORITY  EVENTS   URL                  DESCRIPTION\n"
         "wh_1   active  high      a.b,c.*  https://x.example/h  first\n"
         "wh_22  paused  bulk      *        https://y.example/\n");
 
-  CHECK(printed(event_type_table({{{"name", "invoice.paid"}, {"description", "Paid."},
+  CHECK(printed(event_type_table({{{"name", "invoice.paid"},
+                                   {"description", "Paid."},
                                    {"created_at", "2026-01-01T00:00:00.000Z"}}})) ==
         "NAME          DESCRIPTION  CREATED\n"
         "invoice.paid  Paid.        2026-01-01T00:00:00.000Z\n");
 
-  CHECK(printed(source_table({{{"source_id", "src_1"}, {"name", "billing"}, {"api_key", "k1"},
+  CHECK(printed(source_table({{{"source_id", "src_1"},
+                               {"name", "billing"},
+                               {"api_key", "k1"},
                                {"allowed_event_types", {"invoice.paid"}},
                                {"ip_allowlist", json::array()},
                                {"created_at", "2026-01-01T00:00:00.000Z"}}})) ==
@@ -164,7 +173,8 @@ TEST_CASE("tables of webhooks, event types and sources", "[unit][webhookctl]") {
 }
 
 TEST_CASE("error_line reads the API's error body", "[unit][webhookctl]") {
-  CHECK(error_line(422, R"({"error":{"code":"validation_failed","message":"event_types[0]: unknown"}})") ==
+  CHECK(error_line(
+            422, R"({"error":{"code":"validation_failed","message":"event_types[0]: unknown"}})") ==
         "error: validation_failed: event_types[0]: unknown");
   CHECK(error_line(401, R"({"error":{"code":"unauthorized","message":"token expired"}})") ==
         "error: unauthorized: token expired");
@@ -175,7 +185,8 @@ TEST_CASE("error_line reads the API's error body", "[unit][webhookctl]") {
 }
 
 TEST_CASE("error_line falls back to the status and the start of the body", "[unit][webhookctl]") {
-  CHECK(error_line(502, "<html>Bad Gateway</html>\n") == "error: http_502: <html>Bad Gateway</html>");
+  CHECK(error_line(502, "<html>Bad Gateway</html>\n") ==
+        "error: http_502: <html>Bad Gateway</html>");
   CHECK(error_line(500, "") == "error: http_500: no error body");
   CHECK(error_line(500, R"({"error":{"code":5,"message":"x"}})") ==
         R"(error: http_500: {"error":{"code":5,"message":"x"}})");

@@ -18,8 +18,7 @@ struct write_state {
   bool overflow = false;
 };
 
-extern "C" std::size_t on_body_chunk(char* data, std::size_t size, std::size_t count,
-                                     void* user) {
+extern "C" std::size_t on_body_chunk(char* data, std::size_t size, std::size_t count, void* user) {
   auto* state = static_cast<write_state*>(user);
   const std::size_t n = size * count;
   if (state->body->size() + n > max_response_bytes) {
@@ -68,7 +67,8 @@ transport_result curl_transport::send(const api_request& request) {
   const std::string url = settings_.base_url + request.path;
   slist_ptr headers;
   bool headers_ok = append_header(headers, "Accept: application/json");
-  if (request.body) headers_ok = headers_ok && append_header(headers, "Content-Type: application/json");
+  if (request.body)
+    headers_ok = headers_ok && append_header(headers, "Content-Type: application/json");
   if (!settings_.token.empty()) {
     headers_ok = headers_ok && append_header(headers, "Authorization: Bearer " + settings_.token);
   }
@@ -126,8 +126,7 @@ std::string percent_encode(std::string_view segment) {
   for (const char c : segment) {
     const auto u = static_cast<unsigned char>(c);
     const bool unreserved = (u >= 'A' && u <= 'Z') || (u >= 'a' && u <= 'z') ||
-                            (u >= '0' && u <= '9') || u == '-' || u == '.' || u == '_' ||
-                            u == '~';
+                            (u >= '0' && u <= '9') || u == '-' || u == '.' || u == '_' || u == '~';
     if (unreserved) {
       out.push_back(c);
     } else {
@@ -141,7 +140,8 @@ std::string percent_encode(std::string_view segment) {
 
 std::optional<std::string> normalize_base_url(std::string_view url) {
   std::string_view rest;
-  for (const std::string_view scheme : {std::string_view("http://"), std::string_view("https://")}) {
+  for (const std::string_view scheme :
+       {std::string_view("http://"), std::string_view("https://")}) {
     if (url.size() > scheme.size() && url.substr(0, scheme.size()) == scheme) {
       rest = url.substr(scheme.size());
     }

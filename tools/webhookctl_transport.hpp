@@ -36,7 +36,7 @@ using transport_result = std::variant<api_response, transport_error>;
 
 /// Sends API requests to one server with one set of credentials.
 class transport {
-public:
+ public:
   virtual ~transport() = default;
   /// Sends `request` and waits for the whole answer (bounded by the transport's timeout).
   virtual transport_result send(const api_request& request) = 0;
@@ -47,7 +47,8 @@ struct connection_settings {
   std::string base_url;  ///< "http://host:port" without a trailing slash (see normalize_base_url)
   std::string token;     ///< bearer token; empty = no Authorization header
   std::chrono::milliseconds connect_timeout{5'000};
-  std::chrono::milliseconds timeout{60'000};  ///< whole request (create waits for a reachability check)
+  std::chrono::milliseconds timeout{
+      60'000};  ///< whole request (create waits for a reachability check)
   std::string user_agent = "webhookctl";
 };
 
@@ -55,7 +56,7 @@ struct connection_settings {
 /// connection). Redirects are not followed. Precondition: curl_global_init has run (see
 /// curl_global).
 class curl_transport : public transport {
-public:
+ public:
   explicit curl_transport(connection_settings settings);
   ~curl_transport() override;
   curl_transport(const curl_transport&) = delete;
@@ -63,7 +64,7 @@ public:
 
   transport_result send(const api_request& request) override;
 
-private:
+ private:
   struct handle;
   connection_settings settings_;
   std::unique_ptr<handle> handle_;
@@ -71,7 +72,7 @@ private:
 
 /// RAII for curl_global_init/curl_global_cleanup; create one in main before any transport.
 class curl_global {
-public:
+ public:
   curl_global();
   ~curl_global();
   curl_global(const curl_global&) = delete;
@@ -79,7 +80,7 @@ public:
   /// False when curl_global_init failed.
   bool ok() const { return ok_; }
 
-private:
+ private:
   bool ok_ = false;
 };
 
