@@ -6,8 +6,8 @@
 namespace webhookd {
 
 caf::error make_commit_error(const storage::error& err) {
-  return caf::error(static_cast<uint8_t>(static_cast<uint8_t>(err.code) + 1),
-                    commit_error_category, caf::make_message(err.message));
+  return caf::error(static_cast<uint8_t>(static_cast<uint8_t>(err.code) + 1), commit_error_category,
+                    caf::make_message(err.message));
 }
 
 std::optional<storage::error> commit_failure_of(const caf::error& err) {
@@ -43,8 +43,7 @@ committer_actor::behavior_type committer_behavior(
         if (!appended) {
           if (self->state.log) {
             self->state.log->warn("committer: appending {} events failed: {}: {}", batch.size(),
-                                  storage::to_string(appended.err().code),
-                                  appended.err().message);
+                                  storage::to_string(appended.err().code), appended.err().message);
           }
           return make_commit_error(appended.err());
         }

@@ -1,7 +1,7 @@
 #pragma once
 
-#include <caf/all.hpp>
 #include <spdlog/logger.h>
+#include <caf/all.hpp>
 
 #include <cstdint>
 #include <memory>
@@ -40,8 +40,8 @@ std::optional<storage::error> commit_failure_of(const caf::error& err);
 
 /// The committer's protocol: `commit_atom, batch` -> append_result (duplicate[i] for batch[i]),
 /// after the batch was committed in one transaction, or a commit error (nothing was written).
-using committer_actor = caf::typed_actor<
-    caf::replies_to<commit_atom, std::vector<new_event>>::with<append_result>>;
+using committer_actor =
+    caf::typed_actor<caf::replies_to<commit_atom, std::vector<new_event>>::with<append_result>>;
 
 /// Spawns the committer detached. `store` must outlive the actor.
 committer_actor spawn_committer(caf::actor_system& system, storage::blocking_store* store,

@@ -7,8 +7,10 @@ namespace webhookd {
 
 const char* to_string(ingest_errc code) {
   switch (code) {
-    case ingest_errc::overloaded: return "overloaded";
-    case ingest_errc::unavailable: return "unavailable";
+    case ingest_errc::overloaded:
+      return "overloaded";
+    case ingest_errc::unavailable:
+      return "unavailable";
   }
   return "unavailable";
 }

@@ -1,7 +1,7 @@
 #pragma once
 
-#include <caf/all.hpp>
 #include <spdlog/logger.h>
+#include <caf/all.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -87,10 +87,10 @@ typename Inspector::result_type inspect(Inspector& f, ingest_stats& x) {
 ///   `deliver_atom, std::vector<delivery_job>` (an invalid handle stops forwarding). Without a
 ///   supervisor the deliveries stay in the store only, for recovery to pick up.
 /// - `state_atom` -> ingest_stats.
-using ingest_actor = caf::typed_actor<
-    caf::replies_to<ingest_atom, std::vector<event>>::with<ingest_ack>,
-    caf::replies_to<caf::put_atom, caf::actor>::with<caf::ok_atom>,
-    caf::replies_to<state_atom>::with<ingest_stats>>;
+using ingest_actor =
+    caf::typed_actor<caf::replies_to<ingest_atom, std::vector<event>>::with<ingest_ack>,
+                     caf::replies_to<caf::put_atom, caf::actor>::with<caf::ok_atom>,
+                     caf::replies_to<state_atom>::with<ingest_stats>>;
 
 /// Limits and deadlines of the ingest actor.
 struct ingest_settings {

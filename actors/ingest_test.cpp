@@ -9,8 +9,8 @@
 #include <functional>
 #include <map>
 #include <optional>
-#include <set>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -313,10 +313,9 @@ TEST_CASE("ingest reports duplicates and hands on only new deliveries", "[unit]"
   CHECK(first.duplicates == 0);
 
   // e2 is stored already; e3 repeats within the request; e4 belongs to a client without webhooks.
-  auto second = f.ask<ingest_ack>(
-      f.ingest, ingest_atom::value,
-      std::vector<event>{make_event("e2"), make_event("e3"), make_event("e3"),
-                         make_event("e4", "nobody")});
+  auto second = f.ask<ingest_ack>(f.ingest, ingest_atom::value,
+                                  std::vector<event>{make_event("e2"), make_event("e3"),
+                                                     make_event("e3"), make_event("e4", "nobody")});
   CHECK(second.accepted == 2);
   CHECK(second.duplicates == 2);
   CHECK(f.store.has_event("nobody", "e4"));

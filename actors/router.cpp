@@ -84,9 +84,15 @@ class routing_table {
       }
       sub->patterns.push_back(pattern);
       switch (event_pattern_kind_of(pattern)) {
-        case event_pattern_kind::exact: index.exact[pattern].push_back(raw); break;
-        case event_pattern_kind::prefix: index.prefixes.emplace_back(pattern, raw); break;
-        case event_pattern_kind::all: index.all.push_back(raw); break;
+        case event_pattern_kind::exact:
+          index.exact[pattern].push_back(raw);
+          break;
+        case event_pattern_kind::prefix:
+          index.prefixes.emplace_back(pattern, raw);
+          break;
+        case event_pattern_kind::all:
+          index.all.push_back(raw);
+          break;
       }
     }
     if (index.empty()) clients_.erase(w.client_id);

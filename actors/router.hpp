@@ -1,7 +1,7 @@
 #pragma once
 
-#include <caf/all.hpp>
 #include <spdlog/logger.h>
+#include <caf/all.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -55,8 +55,8 @@ struct router_stats {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, router_stats& x) {
-  return f(caf::meta::type_name("router_stats"), x.webhooks, x.clients, x.sources,
-           x.routed_events, x.routed_deliveries);
+  return f(caf::meta::type_name("router_stats"), x.webhooks, x.clients, x.sources, x.routed_events,
+           x.routed_deliveries);
 }
 
 /// The router's protocol:

@@ -129,8 +129,7 @@ TEST_CASE("router matches exact names, prefix patterns and * per client", "[unit
   CHECK(f.targets(make_event("initech", "e7", "invoice.paid")).empty());
 }
 
-TEST_CASE("router gives a webhook one delivery even when several of its patterns match",
-          "[unit]") {
+TEST_CASE("router gives a webhook one delivery even when several of its patterns match", "[unit]") {
   router_fixture f({make_webhook("wh_1", "acme", {"invoice.paid", "invoice.*", "*"})});
   CHECK(f.targets(make_event("acme", "e1", "invoice.paid")) == ids{"wh_1"});
 }
@@ -206,7 +205,8 @@ TEST_CASE("router makes pending delivery rows with unique ids, stable partitions
   f.clock.set_ms(1'800'000'000'123);
 
   std::vector<event> events;
-  for (int i = 0; i < 200; ++i) events.push_back(make_event("acme", "e" + std::to_string(i), "x.y"));
+  for (int i = 0; i < 200; ++i)
+    events.push_back(make_event("acme", "e" + std::to_string(i), "x.y"));
   auto routed = f.route(events);
   REQUIRE(routed.size() == events.size());
   std::set<std::string> seen;
@@ -236,7 +236,8 @@ TEST_CASE("router makes pending delivery rows with unique ids, stable partitions
 
   // The same webhook lands in the same partition every time.
   auto again = f.route({make_event("acme", "later", "x.y")});
-  for (const auto& job : again[0].jobs) CHECK(job.row.partition == partition_of(job.row.webhook_id));
+  for (const auto& job : again[0].jobs)
+    CHECK(job.row.partition == partition_of(job.row.webhook_id));
   auto stats = f.ask<router_stats>(state_atom::value);
   CHECK(stats.routed_events == 201);
   CHECK(stats.routed_deliveries == 603);
@@ -288,8 +289,8 @@ caf::behavior fake_manager(caf::stateful_actor<fake_manager_state>* self,
 
 TEST_CASE("router subscribes to the manager and takes its snapshot as the index", "[unit]") {
   router_fixture f({make_webhook("wh_stale", "acme", {"*"})});
-  auto manager = f.sys.spawn(fake_manager,
-                             std::vector<webhook>{make_webhook("wh_fresh", "acme", {"a.b"})});
+  auto manager =
+      f.sys.spawn(fake_manager, std::vector<webhook>{make_webhook("wh_fresh", "acme", {"a.b"})});
   f.ask<caf::ok_atom>(subscribe_atom::value, caf::actor_cast<caf::actor>(manager));
   CHECK(f.targets(make_event("acme", "e1", "a.b")) == ids{"wh_fresh"});
   CHECK(f.targets(make_event("acme", "e2", "c.d")).empty());

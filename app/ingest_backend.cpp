@@ -69,8 +69,7 @@ storage::result<std::vector<source>> load_sources_blocking(storage::blocking_sto
   }
 }
 
-ingestion_start ingestion::start_blocking(caf::actor_system& system,
-                                          storage::blocking_store& store,
+ingestion_start ingestion::start_blocking(caf::actor_system& system, storage::blocking_store& store,
                                           const clock_source& clock, const caf::actor& manager,
                                           std::shared_ptr<spdlog::logger> log,
                                           ingestion_settings settings) {
@@ -107,8 +106,8 @@ ingestion_start ingestion::start_blocking(caf::actor_system& system,
     self->request(router, std::chrono::seconds(10), subscribe_atom::value, manager)
         .receive([](caf::ok_atom) {},
                  [&](caf::error& err) {
-                   out.error = "the router could not subscribe to the manager: " +
-                               system.render(err);
+                   out.error =
+                       "the router could not subscribe to the manager: " + system.render(err);
                  });
     if (!out.error.empty()) return out;
   }
@@ -126,9 +125,13 @@ ingestion::ingestion(caf::actor_system& system, router_actor router, committer_a
       backend_(system, router, ingest, settings.deadlines),
       api_(backend_, clock, settings.api, std::move(log)) {}
 
-ingestion::~ingestion() { stop(); }
+ingestion::~ingestion() {
+  stop();
+}
 
-void ingestion::register_routes(httplib::Server& routes) { api_.register_routes(routes); }
+void ingestion::register_routes(httplib::Server& routes) {
+  api_.register_routes(routes);
+}
 
 bool ingestion::set_supervisor(const caf::actor& supervisor) {
   bool confirmed = false;

@@ -1,8 +1,8 @@
 #pragma once
 
-#include <caf/all.hpp>
 #include <httplib.h>
 #include <spdlog/logger.h>
+#include <caf/all.hpp>
 
 #include <chrono>
 #include <memory>

@@ -33,7 +33,9 @@ struct refusal {
   std::string message;
 };
 
-refusal invalid(std::string message) { return {422, "validation_failed", std::move(message)}; }
+refusal invalid(std::string message) {
+  return {422, "validation_failed", std::move(message)};
+}
 
 // Whether `text` nests arrays/objects deeper than `limit` (strings are skipped, escapes included).
 // Runs on the raw body before parsing, in one pass without recursion.
@@ -51,14 +53,19 @@ bool nests_deeper_than(std::string_view text, int limit) {
       continue;
     }
     switch (c) {
-      case '"': in_string = true; break;
+      case '"':
+        in_string = true;
+        break;
       case '[':
       case '{':
         if (++depth > limit) return true;
         break;
       case ']':
-      case '}': --depth; break;
-      default: break;
+      case '}':
+        --depth;
+        break;
+      default:
+        break;
     }
   }
   return false;
@@ -189,9 +196,9 @@ std::optional<refusal> take_event(const json& item, const std::string& where, co
                        " bytes exceed the limit of " + std::to_string(settings.max_payload_bytes)};
   }
   if (!type_allowed(src, out.event_type)) {
-    return refusal{403, "forbidden",
-                   where + "event_type: \"" + out.event_type + "\" is not allowed for source " +
-                       src.id};
+    return refusal{
+        403, "forbidden",
+        where + "event_type: \"" + out.event_type + "\" is not allowed for source " + src.id};
   }
   return std::nullopt;
 }
@@ -211,8 +218,9 @@ void ingest_api::register_routes(httplib::Server& routes) {
   routes.Post("/api/v1/events", [this](const httplib::Request& req, httplib::Response& res) {
     handle(req, res, false);
   });
-  routes.Post("/api/v1/events/batch", [this](const httplib::Request& req,
-                                             httplib::Response& res) { handle(req, res, true); });
+  routes.Post("/api/v1/events/batch", [this](const httplib::Request& req, httplib::Response& res) {
+    handle(req, res, true);
+  });
 }
 
 void ingest_api::handle(const httplib::Request& req, httplib::Response& res, bool batch) {
@@ -222,8 +230,8 @@ void ingest_api::handle(const httplib::Request& req, httplib::Response& res, boo
   std::size_t limit = batch ? settings_.max_batch_body_bytes : settings_.max_event_body_bytes;
   if (req.body.size() > limit) {
     return refuse({413, "payload_too_large",
-                   "the body's " + std::to_string(req.body.size()) +
-                       " bytes exceed the limit of " + std::to_string(limit)});
+                   "the body's " + std::to_string(req.body.size()) + " bytes exceed the limit of " +
+                       std::to_string(limit)});
   }
 
   // 2. Who is it: key, timestamp, signature, address.
@@ -238,10 +246,9 @@ void ingest_api::handle(const httplib::Request& req, httplib::Response& res, boo
   }
   const source& src = lookup.src;
   int64_t now_ms = clock_.now_ms();
-  auto verified = verify_source_request(
-      src.secret, req.get_header_value("X-Source-Timestamp"),
-      req.get_header_value("X-Source-Signature"), req.body, now_ms / 1000,
-      settings_.timestamp_tolerance_seconds);
+  auto verified = verify_source_request(src.secret, req.get_header_value("X-Source-Timestamp"),
+                                        req.get_header_value("X-Source-Signature"), req.body,
+                                        now_ms / 1000, settings_.timestamp_tolerance_seconds);
   if (!verified) {
     return refuse({401, "unauthorized",
                    std::string(to_string(verified.err().code)) + ": " + verified.err().message});
@@ -267,14 +274,13 @@ void ingest_api::handle(const httplib::Request& req, httplib::Response& res, boo
     if (!body.is_array()) return refuse(invalid("the body must be a JSON array of events"));
     if (body.empty()) return refuse(invalid("the batch must hold at least one event"));
     if (body.size() > settings_.max_batch_events) {
-      return refuse(invalid("the batch holds " + std::to_string(body.size()) +
-                            " events; at most " + std::to_string(settings_.max_batch_events) +
-                            " are allowed"));
+      return refuse(invalid("the batch holds " + std::to_string(body.size()) + " events; at most " +
+                            std::to_string(settings_.max_batch_events) + " are allowed"));
     }
     events.resize(body.size());
     for (std::size_t i = 0; i < body.size(); ++i) {
-      if (auto bad = take_event(body[i], "[" + std::to_string(i) + "].", src, settings_,
-                                events[i])) {
+      if (auto bad =
+              take_event(body[i], "[" + std::to_string(i) + "].", src, settings_, events[i])) {
         return refuse(*bad);
       }
     }
@@ -293,7 +299,8 @@ void ingest_api::handle(const httplib::Request& req, httplib::Response& res, boo
   submit_result submitted = backend_.submit(std::move(events));
   switch (submitted.status) {
     case submit_result::kind::accepted:
-      write_json(res, 202, {{"accepted", submitted.accepted}, {"duplicates", submitted.duplicates}});
+      write_json(res, 202,
+                 {{"accepted", submitted.accepted}, {"duplicates", submitted.duplicates}});
       return;
     case submit_result::kind::overloaded:
       return refuse({503, "unavailable", "overloaded: " + submitted.message});

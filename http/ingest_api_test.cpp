@@ -88,7 +88,8 @@ json make_event(std::string id = "evt_1", std::string type = "invoice.paid") {
 }
 
 struct api_fixture {
-  api_fixture() : clock(now_ms), api(backend, clock, {}, nullptr), srv(settings(), nullptr, nullptr) {
+  api_fixture()
+      : clock(now_ms), api(backend, clock, {}, nullptr), srv(settings(), nullptr, nullptr) {
     backend.sources = {make_source("src_1", "key_1", {"invoice.*", "user.created"}),
                        make_source("src_far", "key_far", {"*"}, {"10.0.0.0/8"}),
                        make_source("src_near", "key_near", {"*"}, {"10.0.0.0/8", "127.0.0.0/8"})};
@@ -135,7 +136,9 @@ struct api_fixture {
   http::server srv;
 };
 
-json body_of(const httplib::Result& res) { return json::parse(res->body); }
+json body_of(const httplib::Result& res) {
+  return json::parse(res->body);
+}
 
 // Checks an error answer: status, code, and that the message contains `needle`.
 void check_error(const httplib::Result& res, int status, const std::string& code,
@@ -192,8 +195,8 @@ TEST_CASE("ingest api takes RFC 3339 and fractional timestamps", "[unit][http]")
 
 TEST_CASE("ingest api batch endpoint submits every event at once", "[unit][http]") {
   api_fixture f;
-  json batch = json::array({make_event("a"), make_event("b", "invoice.voided"),
-                            make_event("c", "user.created")});
+  json batch = json::array(
+      {make_event("a"), make_event("b", "invoice.voided"), make_event("c", "user.created")});
   auto res = f.post("/api/v1/events/batch", batch.dump());
   REQUIRE(res);
   CHECK(res->status == 202);
@@ -227,8 +230,8 @@ TEST_CASE("ingest api refuses unauthenticated requests with 401 and stores nothi
   httplib::Headers headers{{"X-Source-Key", "key_1"},
                            {"X-Source-Timestamp", std::to_string(now_ms / 1000)},
                            {"X-Source-Signature", signature.value()}};
-  check_error(client.Post("/api/v1/events", headers, body, "application/json"), 401,
-              "unauthorized", "bad_signature");
+  check_error(client.Post("/api/v1/events", headers, body, "application/json"), 401, "unauthorized",
+              "bad_signature");
   CHECK(f.backend.batches().size() == 1);
 }
 
@@ -281,14 +284,22 @@ TEST_CASE("ingest api names the field of a malformed event", "[unit][http]") {
     json value;  // null = remove the field
   };
   std::vector<bad_case> cases = {
-      {"event_id", nullptr},        {"event_id", ""},
-      {"event_id", 7},              {"event_id", std::string(256, 'x')},
-      {"client_id", nullptr},       {"client_id", json::array()},
-      {"event_type", "Invoice.Paid"}, {"event_type", "invoice..paid"},
-      {"event_type", nullptr},      {"timestamp", "yesterday"},
-      {"timestamp", -1},            {"timestamp", true},
-      {"timestamp", nullptr},       {"payload", "text"},
-      {"payload", json::array()},   {"payload", nullptr},
+      {"event_id", nullptr},
+      {"event_id", ""},
+      {"event_id", 7},
+      {"event_id", std::string(256, 'x')},
+      {"client_id", nullptr},
+      {"client_id", json::array()},
+      {"event_type", "Invoice.Paid"},
+      {"event_type", "invoice..paid"},
+      {"event_type", nullptr},
+      {"timestamp", "yesterday"},
+      {"timestamp", -1},
+      {"timestamp", true},
+      {"timestamp", nullptr},
+      {"payload", "text"},
+      {"payload", json::array()},
+      {"payload", nullptr},
   };
   for (const auto& c : cases) {
     json ev = make_event();
@@ -304,7 +315,8 @@ TEST_CASE("ingest api names the field of a malformed event", "[unit][http]") {
   extra["surprise"] = 1;
   check_error(f.post_event(extra), 422, "validation_failed", "surprise: unknown field");
 
-  std::string deep = R"({"event_id":"e","client_id":"acme","event_type":"a.b","timestamp":1,"payload":)";
+  std::string deep =
+      R"({"event_id":"e","client_id":"acme","event_type":"a.b","timestamp":1,"payload":)";
   for (int i = 0; i < 200; ++i) deep += "{\"a\":";
   deep += "1";
   for (int i = 0; i < 200; ++i) deep += "}";

@@ -2,14 +2,15 @@
 // 202 only for what is stored (with its delivery rows), a repeated (client_id, event_id) is
 // stored once, and every refused request leaves nothing in the store.
 
-#include <catch2/catch.hpp>
 #include <signal.h>
+#include <catch2/catch.hpp>
 
 #include <chrono>
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "core/jwt.hpp"
 #include "core/source_signature.hpp"
 #include "storage/store.hpp"
 #include "tests/e2e/harness.hpp"
@@ -63,7 +64,9 @@ struct seeded_store {
   std::string url;
 };
 
-int64_t now_seconds() { return static_cast<int64_t>(std::time(nullptr)); }
+int64_t now_seconds() {
+  return static_cast<int64_t>(std::time(nullptr));
+}
 
 json make_event(const std::string& id, const std::string& type = "invoice.paid") {
   return {{"event_id", id},
@@ -91,7 +94,9 @@ httplib::Result post_shop(webhookd_server& server, const std::string& path,
   return post_signed(server, path, body, "key_shop", "secret-of-the-shop");
 }
 
-json body_of(const httplib::Result& res) { return json::parse(res->body); }
+json body_of(const httplib::Result& res) {
+  return json::parse(res->body);
+}
 
 void check_refused(const httplib::Result& res, int status, const std::string& code) {
   REQUIRE(res);
@@ -183,9 +188,9 @@ TEST_CASE("refused ingestion requests store nothing", "[e2e][sqlite]") {
     CHECK_FALSE(seeded.has_event("acme", "who"));
   }
   SECTION("a missing signature is 401") {
-    auto res = server.client().Post("/api/v1/events",
-                                    httplib::Headers{{"X-Source-Key", "key_shop"}},
-                                    make_event("unsigned").dump(), "application/json");
+    auto res =
+        server.client().Post("/api/v1/events", httplib::Headers{{"X-Source-Key", "key_shop"}},
+                             make_event("unsigned").dump(), "application/json");
     check_refused(res, 401, "unauthorized");
     CHECK_FALSE(seeded.has_event("acme", "unsigned"));
   }
@@ -195,9 +200,9 @@ TEST_CASE("refused ingestion requests store nothing", "[e2e][sqlite]") {
     CHECK_FALSE(seeded.has_event("acme", "typed"));
   }
   SECTION("an address outside the source's allowlist is 403") {
-    check_refused(post_signed(server, "/api/v1/events", make_event("far").dump(), "key_far",
-                              "secret-of-far"),
-                  403, "forbidden");
+    check_refused(
+        post_signed(server, "/api/v1/events", make_event("far").dump(), "key_far", "secret-of-far"),
+        403, "forbidden");
     CHECK_FALSE(seeded.has_event("acme", "far"));
   }
   SECTION("a 300 KiB payload is 413") {
@@ -225,4 +230,59 @@ TEST_CASE("refused ingestion requests store nothing", "[e2e][sqlite]") {
   REQUIRE(fine);
   CHECK(fine->status == 202);
   CHECK(seeded.has_event("acme", "fine"));
+}
+
+TEST_CASE("a source registered through the admin API can post at once, and stops when removed",
+          "[e2e][sqlite]") {
+  temp_dir dir;
+  seeded_store seeded(dir);
+  webhookd_server server({{"--store", seeded.url}});
+  INFO(server.proc().describe());
+  webhookd::jwt_claims claims;
+  claims.sub = "ops";
+  claims.scope = "admin";
+  claims.iat = now_seconds();
+  claims.exp = now_seconds() + 600;
+  auto token = webhookd::mint_jwt(server.jwt_secret(), claims);
+  REQUIRE(token);
+  httplib::Headers admin{{"Authorization", "Bearer " + token.value()}};
+  auto client = server.client();
+
+  auto created = client.Post(
+      "/api/v1/sources", admin,
+      json{{"name", "late"}, {"allowed_event_types", {"invoice.paid"}}}.dump(), "application/json");
+  REQUIRE(created);
+  INFO(created->body);
+  REQUIRE(created->status == 201);
+  json src = body_of(created);
+  const std::string id = src.at("source_id");
+  const std::string secret = src.at("secret");
+  std::string key = src.at("api_key");
+
+  auto first = post_signed(server, "/api/v1/events", make_event("late_1").dump(), key, secret);
+  REQUIRE(first);
+  CHECK(first->status == 202);
+
+  // A new api key replaces the old one at once.
+  auto patched = client.Patch(("/api/v1/sources/" + id).c_str(), admin,
+                              json{{"api_key", "key_rotated_late"}}.dump(), "application/json");
+  REQUIRE(patched);
+  REQUIRE(patched->status == 200);
+  check_refused(post_signed(server, "/api/v1/events", make_event("late_2").dump(), key, secret),
+                401, "unauthorized");
+  key = "key_rotated_late";
+  auto second = post_signed(server, "/api/v1/events", make_event("late_3").dump(), key, secret);
+  REQUIRE(second);
+  CHECK(second->status == 202);
+
+  auto deleted = client.Delete(("/api/v1/sources/" + id).c_str(), admin);
+  REQUIRE(deleted);
+  REQUIRE(deleted->status == 200);
+  check_refused(post_signed(server, "/api/v1/events", make_event("late_4").dump(), key, secret),
+                401, "unauthorized");
+
+  CHECK(seeded.has_event("acme", "late_1"));
+  CHECK_FALSE(seeded.has_event("acme", "late_2"));
+  CHECK(seeded.has_event("acme", "late_3"));
+  CHECK_FALSE(seeded.has_event("acme", "late_4"));
 }
