@@ -266,6 +266,10 @@ endpoint_supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer 
         stop_endpoint(self, webhook_id);
         return caf::ok_atom::value;
       },
+      [](changed_atom, const source&) -> caf::ok_atom { return caf::ok_atom::value; },
+      [](removed_atom, source_atom, const std::string&) -> caf::ok_atom {
+        return caf::ok_atom::value;
+      },
       [self](idle_atom, const std::string& webhook_id, uint64_t received) {
         auto& st = self->state;
         auto found = st.endpoints.find(webhook_id);

@@ -61,6 +61,8 @@ typename Inspector::result_type inspect(Inspector& f, supervisor_state& x) {
 /// - `changed_atom, webhook` -> ok_atom; `removed_atom, client_id, webhook_id` -> ok_atom: the
 ///   manager's subscriber messages. A live endpoint gets the new config; a removed webhook's
 ///   actor stops; a webhook becoming active again gets an actor (to load what is pending).
+///   The manager's source changes (`changed_atom, source`, `removed_atom, source_atom, id`) are
+///   acknowledged and ignored: delivery does not depend on sources.
 /// - `idle_atom, webhook_id, jobs_received`: an endpoint's idle report (see endpoint.hpp).
 /// - `recover_atom, partitions` -> how many endpoint actors were started: adds the partitions
 ///   to those owned and starts an actor for every active webhook with pending deliveries in
@@ -74,6 +76,8 @@ using endpoint_supervisor_actor =
     caf::typed_actor<caf::reacts_to<deliver_atom, std::vector<delivery_job>>,
                      caf::replies_to<changed_atom, webhook>::with<caf::ok_atom>,
                      caf::replies_to<removed_atom, std::string, std::string>::with<caf::ok_atom>,
+                     caf::replies_to<changed_atom, source>::with<caf::ok_atom>,
+                     caf::replies_to<removed_atom, source_atom, std::string>::with<caf::ok_atom>,
                      caf::reacts_to<idle_atom, std::string, uint64_t>,
                      caf::replies_to<recover_atom, std::vector<int>>::with<uint64_t>,
                      caf::replies_to<drain_atom>::with<caf::ok_atom>,

@@ -205,6 +205,16 @@ TEST_CASE("supervisor applies config changes and removals", "[unit]") {
   auto seen = rig.receiver->snapshot();
   CHECK(scripted_receiver::header(seen.back().request, "x-version") == "3");
 
+  // Source changes (the manager tells every subscriber) are acknowledged and change nothing.
+  source src;
+  src.id = "src_1";
+  src.name = "billing";
+  self->request(rig.supervisor, std::chrono::seconds(5), changed_atom::value, src)
+      .receive([](caf::ok_atom) {}, [&](caf::error& err) { FAIL(caf::to_string(err)); });
+  self->request(rig.supervisor, std::chrono::seconds(5), removed_atom::value, source_atom::value,
+                src.id)
+      .receive([](caf::ok_atom) {}, [&](caf::error& err) { FAIL(caf::to_string(err)); });
+
   // Removal stops the actor; later jobs for it go nowhere.
   REQUIRE(rig.state().live == 1);
   REQUIRE(rig.db.store().delete_webhook("c1", w.id).ok());

@@ -11,6 +11,7 @@
 
 #include "actors/manager.hpp"
 #include "actors/messages.hpp"
+#include "app/delivery_engine.hpp"
 #include "app/ingest_backend.hpp"
 #include "app/signals.hpp"
 #include "app/version.hpp"
@@ -127,8 +128,18 @@ int run_serve(const config& cfg, const std::shared_ptr<spdlog::logger>& log, std
   http::reachability_prober prober(std::chrono::seconds(3), std::string("webhookd/") + version());
   http::management_api management(authenticator, policy.value(), manager_client, prober, log);
 
-  // Ingestion: router, committer and ingest actors, subscribed to the manager. No endpoint
-  // supervisor is wired yet: committed deliveries wait in the store for recovery.
+  // Delivery: HTTP client, store writer, loader, DLQ and the endpoint supervisor, which
+  // subscribes to the manager and recovers the pending deliveries of every partition.
+  delivery_engine_start engine_start =
+      delivery_engine::start_blocking(*actors, *store, clock, manager, policy.value(), log);
+  if (!engine_start.value) {
+    err << "webhookd: " << one_line(engine_start.error) << "\n";
+    return exit_usage;
+  }
+  std::unique_ptr<delivery_engine> engine = std::move(engine_start.value);
+
+  // Ingestion: router, committer and ingest actors, subscribed to the manager; committed
+  // deliveries go to the endpoint supervisor.
   ingestion_start ingest_start = ingestion::start_blocking(
       *actors, *store, clock, caf::actor_cast<caf::actor>(manager), log);
   if (!ingest_start.value) {
@@ -136,6 +147,10 @@ int run_serve(const config& cfg, const std::shared_ptr<spdlog::logger>& log, std
     return exit_usage;
   }
   std::unique_ptr<ingestion> ingestion_path = std::move(ingest_start.value);
+  if (!ingestion_path->set_supervisor(engine->supervisor_handle())) {
+    err << "webhookd: the ingest actor did not take the endpoint supervisor\n";
+    return exit_usage;
+  }
   // A batch may carry up to 16 MiB; the server refuses larger bodies before any handler runs.
   http::http_settings http_config = cfg.http;
   http_config.max_payload_bytes =
@@ -178,6 +193,12 @@ int run_serve(const config& cfg, const std::shared_ptr<spdlog::logger>& log, std
   server.reset();
   log->info("http server stopped");
   ingestion_path.reset();
+  // No new events: let the attempts in flight finish and be recorded (bounded), then stop.
+  if (engine->drain_blocking())
+    log->info("deliveries drained");
+  else
+    log->warn("deliveries still in flight at shutdown will be delivered again after restart");
+  engine.reset();
   manager_guard.stop();
   actors->await_all_actors_done();
   // The actor system itself is destroyed when this function returns, after the handles declared
