@@ -3,8 +3,8 @@
 // delivered at least once (duplicates are allowed and reported, losses are not), and a
 // redelivered event keeps its webhook-id so receivers can dedupe. Run on SQLite and PostgreSQL.
 
-#include <catch2/catch.hpp>
 #include <signal.h>
+#include <catch2/catch.hpp>
 
 #include <atomic>
 #include <mutex>
@@ -135,8 +135,8 @@ void check_no_loss_across_kill(world_options options) {
   for (const auto& id : delivered) {
     if (log.posted.count(id) == 0) never_posted.push_back(id);
   }
-  INFO("first delivered but never posted: "
-       << (never_posted.empty() ? std::string("none") : never_posted.front()));
+  INFO("first delivered but never posted: " << (never_posted.empty() ? std::string("none")
+                                                                     : never_posted.front()));
   CHECK(never_posted.empty());
   CHECK(stats.at("failed_verification") == 0);
   CHECK(stats.at("distinct_ids") == stats.at("distinct_event_ids"));

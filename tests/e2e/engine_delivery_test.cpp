@@ -13,9 +13,9 @@
 #include "tests/e2e/engine_support.hpp"
 
 using namespace webhookd::e2e;
-using nlohmann::json;
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
+using nlohmann::json;
 
 namespace {
 
@@ -96,8 +96,8 @@ void check_signed_delivery(world_options options) {
 
   // The store agrees: one delivery, succeeded after two attempts, its id the webhook-id.
   auto& store = world.store();
-  auto settled = wait_delivery_settled(store, world.client_id(), "evt_signed_1", hook.id,
-                                       delivery_timeout);
+  auto settled =
+      wait_delivery_settled(store, world.client_id(), "evt_signed_1", hook.id, delivery_timeout);
   REQUIRE(settled);
   CHECK(settled->status == webhookd::delivery_status::succeeded);
   CHECK(settled->attempts == 2);
@@ -122,9 +122,10 @@ TEST_CASE("an event is delivered with a verified signature and one webhook-id ac
   check_signed_delivery({});
 }
 
-TEST_CASE("on PostgreSQL an event is delivered with a verified signature and one webhook-id "
-          "across retries",
-          "[e2e][engine][pg]") {
+TEST_CASE(
+    "on PostgreSQL an event is delivered with a verified signature and one webhook-id "
+    "across retries",
+    "[e2e][engine][pg]") {
   pg_database database;
   world_options options;
   options.store_url = database.url();

@@ -64,8 +64,7 @@ TEST_CASE("an event fans out to exactly the webhooks whose types and trigger con
       {{"callback_url", sink.url("/fan/other-client")}, {"event_types", {"*"}}});
   sink.configure({{"path", "/fan/other-client"}, {"secrets", {other_hook.signing_secret}}});
 
-  auto payload = [](int amount, const std::string& country, const std::string& currency,
-                    bool vip) {
+  auto payload = [](int amount, const std::string& country, const std::string& currency, bool vip) {
     return json{{"amount", amount},
                 {"currency", currency},
                 {"vip", vip},
@@ -100,8 +99,8 @@ TEST_CASE("an event fans out to exactly the webhooks whose types and trigger con
   }
 
   // The sentinel matches every webhook of the client; the other client gets its own.
-  json sentinel = make_event(client, "evt_fan_sentinel", "sentinel.ping",
-                             payload(1000, "DE", "EUR", true));
+  json sentinel =
+      make_event(client, "evt_fan_sentinel", "sentinel.ping", payload(1000, "DE", "EUR", true));
   poster.accept_event(sentinel);
   poster.accept_event(make_event("globex", "evt_fan_globex", "sentinel.ping", json::object()));
   for (const auto& [path, ids] : expected) {

@@ -33,8 +33,7 @@ TEST_CASE("a receiver that hangs every request does not delay a healthy one",
 
   json batch = json::array();
   for (int i = 1; i < events; ++i) {
-    batch.push_back(
-        make_event(world.client_id(), "evt_iso_" + std::to_string(i), "invoice.paid"));
+    batch.push_back(make_event(world.client_id(), "evt_iso_" + std::to_string(i), "invoice.paid"));
   }
   auto answer = poster.post_batch(batch);
   INFO(answer.describe());

@@ -11,8 +11,8 @@
 #include "tests/e2e/engine_support.hpp"
 
 using namespace webhookd::e2e;
-using nlohmann::json;
 using Catch::Matchers::Contains;
+using nlohmann::json;
 using webhookd::delivery_status;
 
 namespace {
@@ -169,8 +169,8 @@ TEST_CASE("a hanging receiver: the attempt times out, is recorded and retried",
                                 {{"responses", {"hang"}}, {"then", 200}, {"hang_ms", 60'000}});
   world.poster().accept_event(make_event(world.client_id(), "evt_hang", "invoice.paid"));
 
-  REQUIRE(world.sink().wait_for(path, 2, milliseconds{default_attempt_timeout_ms} +
-                                              delivery_timeout));
+  REQUIRE(
+      world.sink().wait_for(path, 2, milliseconds{default_attempt_timeout_ms} + delivery_timeout));
   json got = world.sink().deliveries(path);
   INFO("sink deliveries: " << got.dump(2));
   REQUIRE(got.size() == 2);
@@ -207,10 +207,9 @@ TEST_CASE("429 and 503 with Retry-After: the next attempt is not earlier than Re
   };
   const row rows[] = {{"/out/429", 429}, {"/out/503", 503}};
   for (const auto& r : rows) {
-    world.add_webhook(r.path, {"invoice.paid"}, {{"retry_policy", fast_retry_policy(3)}},
-                      {{"responses", {r.status}},
-                       {"then", 200},
-                       {"retry_after", std::to_string(retry_after_s)}});
+    world.add_webhook(
+        r.path, {"invoice.paid"}, {{"retry_policy", fast_retry_policy(3)}},
+        {{"responses", {r.status}}, {"then", 200}, {"retry_after", std::to_string(retry_after_s)}});
   }
   world.poster().accept_event(make_event(world.client_id(), "evt_retry_after", "invoice.paid"));
 

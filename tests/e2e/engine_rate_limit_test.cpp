@@ -25,8 +25,8 @@ TEST_CASE("a webhook's rate limit is never exceeded at the receiver", "[e2e][eng
 
   json batch = json::array();
   for (int i = 0; i < events; ++i) {
-    batch.push_back(make_event(world.client_id(), "evt_rate_" + std::to_string(i), "invoice.paid",
-                               {{"n", i}}));
+    batch.push_back(
+        make_event(world.client_id(), "evt_rate_" + std::to_string(i), "invoice.paid", {{"n", i}}));
   }
   auto answer = world.poster().post_batch(batch);
   INFO(answer.describe());

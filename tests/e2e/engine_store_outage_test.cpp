@@ -32,7 +32,7 @@ std::string require_env(const char* name) {
 // Stops the test PostgreSQL server and starts it again; the destructor starts it if a test
 // failure left it stopped, so later tests find it up.
 class pg_server_control {
-public:
+ public:
   pg_server_control()
       : ctl_(require_env("WEBHOOKD_TEST_PG_CTL")), data_(require_env("WEBHOOKD_TEST_PG_DATA")) {}
   ~pg_server_control() {
@@ -52,7 +52,7 @@ public:
     return ok;
   }
 
-private:
+ private:
   static bool run(const std::string& command) { return std::system(command.c_str()) == 0; }
 
   std::string ctl_;
@@ -84,8 +84,8 @@ TEST_CASE("a store outage answers 503 with Retry-After, never 202, and delivery 
   int posts = 0;
   const int64_t outage_start = steady_now_ms();
   while (posts < 10 || steady_now_ms() - outage_start < 3'000) {
-    auto answer = poster.post_event(make_event(
-        world.client_id(), "evt_outage_down_" + std::to_string(posts), "invoice.paid"));
+    auto answer = poster.post_event(
+        make_event(world.client_id(), "evt_outage_down_" + std::to_string(posts), "invoice.paid"));
     ++posts;
     ++statuses[answer.status];
     if (answer.status != 503 && first_other.empty()) first_other = answer.describe();

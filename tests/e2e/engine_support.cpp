@@ -1,11 +1,12 @@
 #include "tests/e2e/engine_support.hpp"
 
-// The failure listener below needs Catch2's reporter interfaces.
-#define CATCH_CONFIG_EXTERNAL_INTERFACES
-#include <catch2/catch.hpp>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+
+// The failure listener below needs Catch2's reporter interfaces.
+#define CATCH_CONFIG_EXTERNAL_INTERFACES
+#include <catch2/catch.hpp>
 
 #include <cctype>
 #include <exception>
@@ -57,8 +58,7 @@ std::string hmac_sha256(const std::string& key, const std::string& data) {
 }
 
 std::string base64url(const std::string& bytes) {
-  static const char* alphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   std::string out;
   std::size_t i = 0;
   auto byte = [&](std::size_t k) { return static_cast<unsigned char>(bytes[k]); };
@@ -183,8 +183,7 @@ sink_process::sink_process(std::vector<std::string> extra_args) {
   std::optional<std::pair<std::string, uint16_t>> address;
   if (line) address = parse_listening_line(*line);
   if (!address) {
-    throw std::runtime_error("webhookd-sink did not report its address:\n" +
-                             process_->describe());
+    throw std::runtime_error("webhookd-sink did not report its address:\n" + process_->describe());
   }
   port_ = address->second;
 }
@@ -194,9 +193,13 @@ sink_process::~sink_process() {
   process_->wait_exit(milliseconds{5'000});
 }
 
-std::string sink_process::base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+std::string sink_process::base_url() const {
+  return "http://127.0.0.1:" + std::to_string(port_);
+}
 
-std::string sink_process::url(const std::string& path) const { return base_url() + path; }
+std::string sink_process::url(const std::string& path) const {
+  return base_url() + path;
+}
 
 httplib::Client sink_process::client(milliseconds read_timeout) const {
   httplib::Client client("127.0.0.1", port_);
@@ -224,7 +227,9 @@ nlohmann::json sink_process::stats(const std::string& path) {
   return get_json("/_sink/stats?path=" + encode_query(path), milliseconds{30'000});
 }
 
-int sink_process::count(const std::string& path) { return stats(path).value("count", 0); }
+int sink_process::count(const std::string& path) {
+  return stats(path).value("count", 0);
+}
 
 nlohmann::json sink_process::deliveries(const std::string& path) {
   return get_json("/_sink/deliveries?path=" + encode_query(path), milliseconds{60'000})
@@ -313,8 +318,8 @@ http_answer api_client::admin_post(const std::string& path, const nlohmann::json
 
 void api_client::ensure_event_types(const std::vector<std::string>& names) {
   for (const auto& name : names) {
-    auto answer = admin_post("/api/v1/event-types",
-                             {{"name", name}, {"description", "e2e type " + name}});
+    auto answer =
+        admin_post("/api/v1/event-types", {{"name", name}, {"description", "e2e type " + name}});
     if (answer.status != 201 && answer.status != 409) {
       throw std::runtime_error("creating event type: " + answer.describe());
     }
@@ -477,8 +482,8 @@ std::vector<storage::attempt> delivery_attempts(storage::blocking_store& store,
 
 engine_world::engine_world(world_options options)
     : options_(std::move(options)), uncaught_at_start_(std::uncaught_exceptions()) {
-  store_url_ = options_.store_url.empty() ? "sqlite:" + dir_.file("webhookd.db")
-                                          : options_.store_url;
+  store_url_ =
+      options_.store_url.empty() ? "sqlite:" + dir_.file("webhookd.db") : options_.store_url;
   jwt_secret_ = "e2e-engine-" + random_hex(16);
   sink_ = std::make_unique<sink_process>(options_.sink_args);
   start_server();
@@ -505,7 +510,9 @@ void engine_world::start_server() {
       process_options(args, {{"WEBHOOKD_JWT_SECRET", jwt_secret_}}));
 }
 
-event_poster engine_world::poster() { return event_poster(*server_, source_); }
+event_poster engine_world::poster() {
+  return event_poster(*server_, source_);
+}
 
 storage::blocking_store& engine_world::store() {
   if (!store_) store_ = open_test_store(store_url_);
@@ -539,6 +546,8 @@ void engine_world::restart_server() {
   *api_ = api_client(*server_, options_.client_id);
 }
 
-std::string engine_world::describe_server() { return server_->proc().describe(); }
+std::string engine_world::describe_server() {
+  return server_->proc().describe();
+}
 
 }  // namespace webhookd::e2e

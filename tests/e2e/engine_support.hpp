@@ -43,7 +43,7 @@ const std::string& sink_binary();
 /// A running webhookd-sink on 127.0.0.1 and a free port (docs/sink.md). Stopped with SIGTERM on
 /// destruction.
 class sink_process {
-public:
+ public:
   /// Starts the sink with `--listen 127.0.0.1:0` plus `extra_args` and waits for its
   /// "listening on" line; throws std::runtime_error if it does not come.
   explicit sink_process(std::vector<std::string> extra_args = {});
@@ -72,7 +72,7 @@ public:
 
   process& proc() { return *process_; }
 
-private:
+ private:
   httplib::Client client(milliseconds read_timeout = milliseconds{30'000}) const;
   nlohmann::json get_json(const std::string& target, milliseconds read_timeout);
 
@@ -91,12 +91,12 @@ std::string mint_token(const std::string& jwt_secret, const std::string& client_
 
 /// One HTTP exchange as a test sees it.
 struct http_answer {
-  int status = 0;            ///< 0 when no answer came (connection refused, timeout)
-  std::string transport;     ///< httplib's error when status is 0
+  int status = 0;         ///< 0 when no answer came (connection refused, timeout)
+  std::string transport;  ///< httplib's error when status is 0
   std::string body;
-  nlohmann::json json;       ///< the parsed body, null when it isn't JSON
-  std::string retry_after;   ///< the Retry-After header, empty when absent
-  std::string request;       ///< "POST /api/v1/webhooks", for messages
+  nlohmann::json json;      ///< the parsed body, null when it isn't JSON
+  std::string retry_after;  ///< the Retry-After header, empty when absent
+  std::string request;      ///< "POST /api/v1/webhooks", for messages
 
   /// "POST /api/v1/webhooks -> 422 {...}", for failure messages.
   std::string describe() const;
@@ -125,7 +125,7 @@ nlohmann::json fast_retry_policy(int max_attempts = 3);
 /// Talks to the management API of one server as one client (a token with sub = client_id) and
 /// as an admin (scope "admin") for the catalogue and sources.
 class api_client {
-public:
+ public:
   api_client(std::string host, uint16_t port, std::string jwt_secret, std::string client_id);
   api_client(const webhookd_server& server, std::string client_id);
 
@@ -146,9 +146,9 @@ public:
   /// GET /api/v1/webhooks/{id}; throws unless 200.
   nlohmann::json get_webhook(const std::string& id);
 
-private:
-  http_answer send(const std::string& method, const std::string& path,
-                   const nlohmann::json* body, const std::string& token);
+ private:
+  http_answer send(const std::string& method, const std::string& path, const nlohmann::json* body,
+                   const std::string& token);
 
   std::string host_;
   uint16_t port_ = 0;
@@ -170,7 +170,7 @@ nlohmann::json make_event(const std::string& client_id, const std::string& event
 
 /// Posts events for one source. Each poster owns one keep-alive connection: use one per thread.
 class event_poster {
-public:
+ public:
   event_poster(std::string host, uint16_t port, source_credentials source);
   explicit event_poster(const webhookd_server& server, source_credentials source);
 
@@ -179,14 +179,13 @@ public:
   /// POST /api/v1/events/batch with an array, correctly signed now.
   http_answer post_batch(const nlohmann::json& events);
   /// POST `path` with exactly these ingestion headers (for the authentication tests).
-  http_answer post_raw(const std::string& path, const std::string& body,
-                       const std::string& api_key, const std::string& timestamp,
-                       const std::string& signature);
+  http_answer post_raw(const std::string& path, const std::string& body, const std::string& api_key,
+                       const std::string& timestamp, const std::string& signature);
 
   /// post_event, requiring 202; throws otherwise.
   void accept_event(const nlohmann::json& event);
 
-private:
+ private:
   http_answer post_signed(const std::string& path, const std::string& body);
 
   source_credentials source_;
@@ -243,7 +242,7 @@ struct world_options {
 /// `--allow-private-targets 127.0.0.0/8`, port 0), a sink, an API client, the catalogue and a
 /// source allowed to post every catalogue type.
 class engine_world {
-public:
+ public:
   explicit engine_world(world_options options = {});
   ~engine_world();
 
@@ -281,7 +280,7 @@ public:
   /// server's output (also printed when the world is destroyed by an exception).
   void mark_failed() { failed_ = true; }
 
-private:
+ private:
   void start_server();
 
   world_options options_;
