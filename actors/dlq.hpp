@@ -1,7 +1,7 @@
 #pragma once
 
-#include <caf/all.hpp>
 #include <spdlog/logger.h>
+#include <caf/all.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -20,8 +20,8 @@ namespace webhookd {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, dlq_entry& x) {
-  return f(caf::meta::type_name("dlq_entry"), x.delivery_id, x.client_id, x.webhook_id,
-           x.event_id, x.event_type, x.reason, x.created_at, x.replayed_at);
+  return f(caf::meta::type_name("dlq_entry"), x.delivery_id, x.client_id, x.webhook_id, x.event_id,
+           x.event_type, x.reason, x.created_at, x.replayed_at);
 }
 
 /// `parked_atom, dlq_entry`: a delivery entered the DLQ (its write is committed).
@@ -55,12 +55,12 @@ using replay_target_actor =
 ///   caf::errors (make_store_error).
 /// - `subscribe_atom, replay_target_actor`: sets the replay target (the endpoint supervisor).
 /// - `state_atom` -> the counters of every webhook with entries, by webhook id.
-using dlq_actor = caf::typed_actor<
-    caf::reacts_to<parked_atom, dlq_entry>,
-    caf::replies_to<replay_atom, std::string, std::vector<std::string>>::with<
-        std::vector<delivery>>,
-    caf::reacts_to<subscribe_atom, replay_target_actor>,
-    caf::replies_to<state_atom>::with<std::vector<dlq_counter>>>;
+using dlq_actor =
+    caf::typed_actor<caf::reacts_to<parked_atom, dlq_entry>,
+                     caf::replies_to<replay_atom, std::string,
+                                     std::vector<std::string>>::with<std::vector<delivery>>,
+                     caf::reacts_to<subscribe_atom, replay_target_actor>,
+                     caf::replies_to<state_atom>::with<std::vector<dlq_counter>>>;
 
 /// Tuning of the DLQ actor.
 struct dlq_settings {

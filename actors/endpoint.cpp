@@ -30,7 +30,9 @@ const char* endpoint_actor_state::name = "endpoint";
 
 using endpoint_pointer = endpoint_actor::stateful_pointer<endpoint_actor_state>;
 
-int64_t now_ms(endpoint_pointer self) { return self->state.deps.clock->now_ms(); }
+int64_t now_ms(endpoint_pointer self) {
+  return self->state.deps.clock->now_ms();
+}
 
 void pump(endpoint_pointer self);
 
@@ -174,9 +176,9 @@ void start_load(endpoint_pointer self) {
                                   ? s.min_load_backoff
                                   : std::min(s.max_load_backoff, st.load_backoff * 2);
             if (st.deps.log)
-              st.deps.log->warn("webhook {}: loading pending deliveries failed ({}), retry in {} ms",
-                                st.core->config().id, self->system().render(err),
-                                st.load_backoff.count());
+              st.deps.log->warn(
+                  "webhook {}: loading pending deliveries failed ({}), retry in {} ms",
+                  st.core->config().id, self->system().render(err), st.load_backoff.count());
             st.load_backoff_armed = true;
             self->delayed_send(self, st.load_backoff, load_atom::value, ++st.load_generation);
             pump(self);
@@ -197,8 +199,7 @@ void check_idle(endpoint_pointer self) {
   if (st.core->idle() && !st.core->draining()) {
     if (st.idle_armed) return;
     st.idle_armed = true;
-    self->delayed_send(self, st.deps.settings.idle_timeout, idle_atom::value,
-                       ++st.idle_generation);
+    self->delayed_send(self, st.deps.settings.idle_timeout, idle_atom::value, ++st.idle_generation);
   } else if (st.idle_armed) {
     st.idle_armed = false;
     ++st.idle_generation;

@@ -1,7 +1,7 @@
 #pragma once
 
-#include <caf/all.hpp>
 #include <spdlog/logger.h>
+#include <caf/all.hpp>
 
 #include <cstdint>
 #include <memory>
@@ -35,13 +35,11 @@ namespace webhookd {
 /// - `wake_atom, gen`, `idle_atom, gen`, `load_atom, gen`: its own timers.
 /// It tells its supervisor `idle_atom, webhook_id, jobs_received` while it has nothing to do
 /// (every settings.idle_timeout); the supervisor stops it only if that count equals what it sent.
-using endpoint_actor = caf::typed_actor<caf::reacts_to<deliver_atom, std::vector<delivery_job>>,
-                                        caf::reacts_to<changed_atom, webhook>,
-                                        caf::replies_to<drain_atom>::with<caf::ok_atom>,
-                                        caf::replies_to<state_atom>::with<endpoint_state>,
-                                        caf::reacts_to<wake_atom, uint64_t>,
-                                        caf::reacts_to<idle_atom, uint64_t>,
-                                        caf::reacts_to<load_atom, uint64_t>>;
+using endpoint_actor = caf::typed_actor<
+    caf::reacts_to<deliver_atom, std::vector<delivery_job>>, caf::reacts_to<changed_atom, webhook>,
+    caf::replies_to<drain_atom>::with<caf::ok_atom>,
+    caf::replies_to<state_atom>::with<endpoint_state>, caf::reacts_to<wake_atom, uint64_t>,
+    caf::reacts_to<idle_atom, uint64_t>, caf::reacts_to<load_atom, uint64_t>>;
 
 /// Whom an endpoint reports its idleness to (the endpoint supervisor implements this and more).
 using endpoint_owner_actor = caf::typed_actor<caf::reacts_to<idle_atom, std::string, uint64_t>>;
@@ -53,13 +51,13 @@ struct endpoint_deps {
   http_client_actor http;
   store_writer_actor writer;
   loader_actor loader;
-  dlq_actor dlq;            ///< may be invalid (tests)
-  manager_actor manager;    ///< may be invalid: a disable then only stops this actor's attempts
+  dlq_actor dlq;          ///< may be invalid (tests)
+  manager_actor manager;  ///< may be invalid: a disable then only stops this actor's attempts
   endpoint_owner_actor supervisor;  ///< receives the idle reports; may be invalid
   const clock_source* clock = nullptr;
   std::shared_ptr<spdlog::logger> log;  ///< may be null
-  int32_t restarts = 0;     ///< how often this webhook's actor was restarted before
-  uint64_t seed = 0;        ///< retry jitter
+  int32_t restarts = 0;                 ///< how often this webhook's actor was restarted before
+  uint64_t seed = 0;                    ///< retry jitter
 };
 
 /// Spawns an endpoint actor. It loads the webhook's pending deliveries from the store at once

@@ -21,11 +21,9 @@ std::string lowercase(std::string s) {
 /// Header names a webhook's custom headers may not set: the signature headers and those the
 /// transport owns.
 bool reserved_header(const std::string& name) {
-  static const char* const reserved[] = {"webhook-id",     "webhook-timestamp",
-                                         "webhook-signature", "content-type",
-                                         "content-length", "host",
-                                         "user-agent",     "transfer-encoding",
-                                         "connection",     "expect"};
+  static const char* const reserved[] = {
+      "webhook-id", "webhook-timestamp", "webhook-signature", "content-type", "content-length",
+      "host",       "user-agent",        "transfer-encoding", "connection",   "expect"};
   auto lower = lowercase(name);
   for (const char* r : reserved)
     if (lower == r) return true;
@@ -157,7 +155,9 @@ void endpoint_core::disable_locally(int64_t /*now_ms*/) {
   if (was_active) release_waiting();
 }
 
-bool endpoint_core::active() const { return config_.status == "active" && !locally_disabled_; }
+bool endpoint_core::active() const {
+  return config_.status == "active" && !locally_disabled_;
+}
 
 int endpoint_core::cap() const {
   return config_.ordered ? 1 : std::max(settings_.max_in_flight, 1);
@@ -266,8 +266,7 @@ const delivery_job* endpoint_core::job(const std::string& delivery_id) const {
 }
 
 attempt_verdict endpoint_core::on_attempt_finished(const std::string& delivery_id,
-                                                   const attempt_report& report,
-                                                   int64_t now_ms) {
+                                                   const attempt_report& report, int64_t now_ms) {
   attempt_verdict v;
   auto found = jobs_.find(delivery_id);
   if (found == jobs_.end() || found->second.ph != phase::in_flight) return v;
@@ -484,17 +483,27 @@ endpoint_state endpoint_core::snapshot(int64_t now_ms) const {
           break;
         }
         switch (e.job.priority) {
-          case priority_level::high: ++s.queued_high; break;
-          case priority_level::bulk: ++s.queued_bulk; break;
-          default: ++s.queued_standard; break;
+          case priority_level::high:
+            ++s.queued_high;
+            break;
+          case priority_level::bulk:
+            ++s.queued_bulk;
+            break;
+          default:
+            ++s.queued_standard;
+            break;
         }
         break;
       case phase::waiting:
         ++s.waiting;
         if (s.next_retry_at == 0 || e.due < s.next_retry_at) s.next_retry_at = e.due;
         break;
-      case phase::in_flight: ++s.in_flight; break;
-      case phase::recording: ++s.recording; break;
+      case phase::in_flight:
+        ++s.in_flight;
+        break;
+      case phase::recording:
+        ++s.recording;
+        break;
     }
   }
   s.circuit = to_string(breaker_.state());

@@ -59,23 +59,23 @@ struct endpoint_settings {
 struct endpoint_state {
   std::string webhook_id;
   std::string client_id;
-  std::string status;       ///< the webhook's status as the endpoint applies it
-  double tokens = 0;        ///< tokens in the bucket now
-  double rate_limit = 0;    ///< tokens per second
+  std::string status;        ///< the webhook's status as the endpoint applies it
+  double tokens = 0;         ///< tokens in the bucket now
+  double rate_limit = 0;     ///< tokens per second
   uint64_t queued_high = 0;  ///< jobs due now, per priority
   uint64_t queued_standard = 0;
   uint64_t queued_bulk = 0;
-  uint64_t waiting = 0;     ///< jobs waiting for their retry time
-  uint64_t in_flight = 0;   ///< attempts running
-  uint64_t recording = 0;   ///< outcomes not yet confirmed by the store writer
+  uint64_t waiting = 0;       ///< jobs waiting for their retry time
+  uint64_t in_flight = 0;     ///< attempts running
+  uint64_t recording = 0;     ///< outcomes not yet confirmed by the store writer
   int64_t next_retry_at = 0;  ///< earliest retry time (unix ms), 0 = none
-  std::string circuit;      ///< "closed", "open", "half_open"
-  std::string last_error;   ///< of the latest failed attempt
-  uint64_t succeeded = 0;   ///< since the actor started
-  uint64_t failed = 0;      ///< parked in the DLQ since the actor started
-  uint64_t retried = 0;     ///< attempts that were followed by a retry
-  uint64_t received = 0;    ///< jobs received from the supervisor
-  int32_t restarts = 0;     ///< times the supervisor restarted this webhook's actor
+  std::string circuit;        ///< "closed", "open", "half_open"
+  std::string last_error;     ///< of the latest failed attempt
+  uint64_t succeeded = 0;     ///< since the actor started
+  uint64_t failed = 0;        ///< parked in the DLQ since the actor started
+  uint64_t retried = 0;       ///< attempts that were followed by a retry
+  uint64_t received = 0;      ///< jobs received from the supervisor
+  int32_t restarts = 0;       ///< times the supervisor restarted this webhook's actor
   bool ordered = false;
   bool draining = false;
 };
@@ -84,8 +84,8 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, endpoint_state& x) {
   return f(caf::meta::type_name("endpoint_state"), x.webhook_id, x.client_id, x.status, x.tokens,
            x.rate_limit, x.queued_high, x.queued_standard, x.queued_bulk, x.waiting, x.in_flight,
-           x.recording, x.next_retry_at, x.circuit, x.last_error, x.succeeded, x.failed,
-           x.retried, x.received, x.restarts, x.ordered, x.draining);
+           x.recording, x.next_retry_at, x.circuit, x.last_error, x.succeeded, x.failed, x.retried,
+           x.received, x.restarts, x.ordered, x.draining);
 }
 
 /// An attempt the core wants started now.
@@ -181,8 +181,8 @@ class endpoint_core {
 
   /// Classifies the result of an in-flight attempt (core/delivery_outcome.hpp), updates the
   /// breaker and the failing streak, and moves the job to "recording".
-  attempt_verdict on_attempt_finished(const std::string& delivery_id,
-                                      const attempt_report& report, int64_t now_ms);
+  attempt_verdict on_attempt_finished(const std::string& delivery_id, const attempt_report& report,
+                                      int64_t now_ms);
   /// The store writer confirmed (`ok`) or refused the outcome of a recording job: a retry goes
   /// back to waiting for its time, anything else is dropped.
   void on_recorded(const std::string& delivery_id, bool ok, int64_t now_ms);
@@ -224,9 +224,7 @@ class endpoint_core {
     int64_t due;
     uint64_t seq;
     std::string id;
-    bool operator>(const timer_item& o) const {
-      return due != o.due ? due > o.due : seq > o.seq;
-    }
+    bool operator>(const timer_item& o) const { return due != o.due ? due > o.due : seq > o.seq; }
   };
 
   using fifo_key = std::pair<int64_t, std::string>;  // (created_at, id)

@@ -99,8 +99,8 @@ TEST_CASE("endpoint_core serves high, then standard, then bulk, FIFO within each
         endpoint_core::offer_result::duplicate);
 
   auto starts = core.start_due(t0);
-  CHECK(ids(starts) == std::vector<std::string>{"msg_1003", "msg_1005", "msg_1002", "msg_1001",
-                                                "msg_1004"});
+  CHECK(ids(starts) ==
+        std::vector<std::string>{"msg_1003", "msg_1005", "msg_1002", "msg_1001", "msg_1004"});
   for (const auto& s : starts) CHECK(s.attempt_no == 1);
   CHECK(core.in_flight() == 5);
 }
@@ -127,8 +127,8 @@ TEST_CASE("endpoint_core never exceeds the webhook's rate limit", "[unit]") {
     w.rate_limit = rate;
     endpoint_core core(w, settings_with(), t0, 1);
     const int jobs = std::min(3 * rate + 20, 3000);
-    for (int n = 0; n < jobs; ++n) REQUIRE(core.offer(make_job(n), t0) ==
-                                           endpoint_core::offer_result::accepted);
+    for (int n = 0; n < jobs; ++n)
+      REQUIRE(core.offer(make_job(n), t0) == endpoint_core::offer_result::accepted);
     std::vector<int64_t> starts;
     int64_t now = t0;
     int wakes = 0;
@@ -152,8 +152,8 @@ TEST_CASE("endpoint_core never exceeds the webhook's rate limit", "[unit]") {
       for (std::size_t j = i; j < starts.size(); ++j) {
         double window_ms = static_cast<double>(starts[j] - starts[i]);
         if (window_ms > 2000) break;
-        worst_excess = std::max(worst_excess, static_cast<double>(j - i + 1) -
-                                                  (burst + rate * window_ms / 1000.0));
+        worst_excess = std::max(
+            worst_excess, static_cast<double>(j - i + 1) - (burst + rate * window_ms / 1000.0));
       }
     }
     CHECK(worst_excess <= 1e-9);
@@ -206,8 +206,8 @@ TEST_CASE("endpoint_core retries on the webhook's schedule, after the write is c
 }
 
 TEST_CASE("endpoint_core respects Retry-After on 429", "[unit]") {
-  endpoint_core core(make_webhook(R"({"schedule": [0, 1, 1], "jitter": 0})"), settings_with(),
-                     t0, 1);
+  endpoint_core core(make_webhook(R"({"schedule": [0, 1, 1], "jitter": 0})"), settings_with(), t0,
+                     1);
   (void)core.offer(make_job(1), t0);
   REQUIRE(core.start_due(t0).size() == 1);
   auto v = finish(core, "msg_1001", answered(429, "120"), t0);
@@ -257,8 +257,8 @@ TEST_CASE("endpoint_core circuit breaker: open stops attempts, one probe at the 
   endpoint_settings s = settings_with();
   s.breaker.consecutive_failures = 3;
   s.breaker.open_ms = 1000;
-  endpoint_core core(make_webhook(R"({"schedule": [0, 0.1], "max_attempts": 8, "jitter": 0})"),
-                     s, t0, 1);
+  endpoint_core core(make_webhook(R"({"schedule": [0, 0.1], "max_attempts": 8, "jitter": 0})"), s,
+                     t0, 1);
   for (int n = 1; n <= 8; ++n) (void)core.offer(make_job(n), t0);
   auto starts = core.start_due(t0);
   REQUIRE(starts.size() == 8);
@@ -273,7 +273,7 @@ TEST_CASE("endpoint_core circuit breaker: open stops attempts, one probe at the 
   auto probe = core.start_due(t0 + 1005);
   REQUIRE(probe.size() == 1);
   CHECK(core.snapshot(t0 + 1005).circuit == "half_open");
-  CHECK(core.start_due(t0 + 1005).empty());  // one probe at a time
+  CHECK(core.start_due(t0 + 1005).empty());            // one probe at a time
   CHECK_FALSE(core.next_wake(t0 + 1005).has_value());  // the probe's outcome decides
 
   SECTION("a failed probe reopens with a doubled cool-down") {
@@ -358,8 +358,7 @@ TEST_CASE("endpoint_core holds at most max_queued jobs and reloads the rest", "[
   CHECK(snap.queued_standard == 4);
 }
 
-TEST_CASE("endpoint_core skips loaded rows whose outcome was confirmed during the load",
-          "[unit]") {
+TEST_CASE("endpoint_core skips loaded rows whose outcome was confirmed during the load", "[unit]") {
   endpoint_core core(make_webhook(), settings_with(), t0, 1);
   core.load_started();
   core.load_finished({}, true, t0);
@@ -379,10 +378,9 @@ TEST_CASE("endpoint_core skips loaded rows whose outcome was confirmed during th
   CHECK(ids(core.start_due(t0 + 4)) == std::vector<std::string>{"msg_1003"});
 }
 
-TEST_CASE("endpoint_core: a paused webhook releases its queue and reloads when resumed",
-          "[unit]") {
-  endpoint_core core(make_webhook(R"({"schedule": [0, 60], "jitter": 0})"), settings_with(1),
-                     t0, 1);
+TEST_CASE("endpoint_core: a paused webhook releases its queue and reloads when resumed", "[unit]") {
+  endpoint_core core(make_webhook(R"({"schedule": [0, 60], "jitter": 0})"), settings_with(1), t0,
+                     1);
   core.load_started();
   core.load_finished({}, true, t0);
   for (int n = 1; n <= 3; ++n) (void)core.offer(make_job(n), t0);
@@ -432,8 +430,8 @@ TEST_CASE("endpoint_core auto-disables a webhook failing longer than the failing
   CHECK_FALSE(core.active());
 
   SECTION("a success in between restarts the failing period") {
-    endpoint_core other(make_webhook(R"({"schedule": [0, 3], "max_attempts": 50, "jitter": 0})"),
-                        s, t0, 1);
+    endpoint_core other(make_webhook(R"({"schedule": [0, 3], "max_attempts": 50, "jitter": 0})"), s,
+                        t0, 1);
     (void)other.offer(make_job(1), t0);
     (void)other.offer(make_job(2), t0 + 9000);
     REQUIRE(other.start_due(t0).size() == 1);
@@ -491,8 +489,8 @@ TEST_CASE("make_attempt_request signs per Standard Webhooks, with both secrets i
     CHECK(verify_webhook_signature(secret_a, job.row.id, std::to_string(now / 1000), job.body,
                                    sig[0], now / 1000)
               .ok());
-    CHECK_FALSE(verify_webhook_signature(secret_b, job.row.id, std::to_string(now / 1000),
-                                         job.body, sig[0], now / 1000)
+    CHECK_FALSE(verify_webhook_signature(secret_b, job.row.id, std::to_string(now / 1000), job.body,
+                                         sig[0], now / 1000)
                     .ok());
   }
   SECTION("during a rotation both secrets sign; after the grace period only the new one") {
@@ -504,14 +502,14 @@ TEST_CASE("make_attempt_request signs per Standard Webhooks, with both secrets i
     auto sig = header(std::get<http_request>(made), "webhook-signature");
     REQUIRE(sig.size() == 1);
     for (const auto& key : {secret_a, secret_b})
-      CHECK(verify_webhook_signature(key, job.row.id, std::to_string(now / 1000), job.body,
-                                     sig[0], now / 1000)
+      CHECK(verify_webhook_signature(key, job.row.id, std::to_string(now / 1000), job.body, sig[0],
+                                     now / 1000)
                 .ok());
     w.previous_secret_expires_at = now;
     auto later = make_attempt_request(w, job, now, s);
     auto sig2 = header(std::get<http_request>(later), "webhook-signature");
-    CHECK_FALSE(verify_webhook_signature(secret_a, job.row.id, std::to_string(now / 1000),
-                                         job.body, sig2[0], now / 1000)
+    CHECK_FALSE(verify_webhook_signature(secret_a, job.row.id, std::to_string(now / 1000), job.body,
+                                         sig2[0], now / 1000)
                     .ok());
     CHECK(verify_webhook_signature(secret_b, job.row.id, std::to_string(now / 1000), job.body,
                                    sig2[0], now / 1000)

@@ -44,7 +44,9 @@ const char* supervisor_actor_state::name = "endpoint_supervisor";
 
 using supervisor_pointer = endpoint_supervisor_actor::stateful_pointer<supervisor_actor_state>;
 
-bool is_active(const webhook& w) { return w.status == "active"; }
+bool is_active(const webhook& w) {
+  return w.status == "active";
+}
 
 endpoint_entry& spawn_for(supervisor_pointer self, const std::string& webhook_id) {
   auto& st = self->state;
@@ -113,8 +115,8 @@ void on_endpoint_down(supervisor_pointer self, caf::down_msg& dm) {
   st.counters.restarts += 1;
   auto delay = restart_delay(self, webhook_id);
   if (st.deps.log)
-    st.deps.log->warn("endpoint actor of webhook {} failed ({}); restart #{} in {} ms",
-                      webhook_id, self->system().render(dm.reason), count, delay.count());
+    st.deps.log->warn("endpoint actor of webhook {} failed ({}); restart #{} in {} ms", webhook_id,
+                      self->system().render(dm.reason), count, delay.count());
   entry.restart_pending = true;
   uint64_t generation = ++entry.restart_generation;
   // The failed actor's outcomes may still sit in the writer: let them commit first, so the
@@ -225,9 +227,10 @@ endpoint_supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer 
             },
             [self](caf::error& err) {
               if (self->state.deps.log)
-                self->state.deps.log->error("endpoint supervisor: subscribing to the manager "
-                                            "failed: {}",
-                                            self->system().render(err));
+                self->state.deps.log->error(
+                    "endpoint supervisor: subscribing to the manager "
+                    "failed: {}",
+                    self->system().render(err));
             });
   }
   if (!st.deps.settings.partitions.empty()) recover_at_start(self, st.deps.settings.partitions);
@@ -276,7 +279,7 @@ endpoint_supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer 
         if (found == st.endpoints.end() || !found->second.handle) return;
         if (caf::actor_cast<caf::actor_addr>(self->current_sender()) !=
             found->second.handle.address())
-          return;  // a report of an incarnation that is gone
+          return;                                    // a report of an incarnation that is gone
         if (received != found->second.sent) return;  // jobs are still in its mailbox
         stop_endpoint(self, webhook_id);
         st.counters.idle_stops += 1;

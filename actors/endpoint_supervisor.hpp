@@ -1,7 +1,7 @@
 #pragma once
 
-#include <caf/all.hpp>
 #include <spdlog/logger.h>
+#include <caf/all.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -37,11 +37,11 @@ using recovery_retry_atom = caf::atom_constant<caf::atom("recretry")>;
 
 /// A live view of the supervisor and its endpoint actors.
 struct supervisor_state {
-  uint64_t live = 0;             ///< endpoint actors running
-  uint64_t webhooks = 0;         ///< active webhooks known
-  uint64_t restarts = 0;         ///< endpoint restarts since start
-  uint64_t idle_stops = 0;       ///< endpoint actors stopped after the idle handshake
-  uint64_t jobs_forwarded = 0;   ///< jobs handed to endpoint actors
+  uint64_t live = 0;                ///< endpoint actors running
+  uint64_t webhooks = 0;            ///< active webhooks known
+  uint64_t restarts = 0;            ///< endpoint restarts since start
+  uint64_t idle_stops = 0;          ///< endpoint actors stopped after the idle handshake
+  uint64_t jobs_forwarded = 0;      ///< jobs handed to endpoint actors
   uint64_t jobs_left_in_store = 0;  ///< jobs not handed on (paused/unknown webhook, restart,
                                     ///< draining): still pending in the store
   bool draining = false;

@@ -106,8 +106,8 @@ TEST_CASE("supervisor recovers at start by itself", "[unit]") {
   auto a = add_test_webhook(rig.db.store(), "wh_self");
   auto ja = add_test_events(rig.db.store(), {a}, 4, "self");
   rig.start({a});
-  REQUIRE(wait_until(
-      [&] { return all_have_status(rig.db.store(), ja, delivery_status::succeeded); }));
+  REQUIRE(
+      wait_until([&] { return all_have_status(rig.db.store(), ja, delivery_status::succeeded); }));
 }
 
 TEST_CASE("supervisor idle handshake: idle actors stop, no job is lost in a mailbox", "[unit]") {
@@ -127,8 +127,8 @@ TEST_CASE("supervisor idle handshake: idle actors stop, no job is lost in a mail
       REQUIRE(wait_until(
           [&] { return all_have_status(rig.db.store(), jobs, delivery_status::succeeded); }));
   }
-  REQUIRE(wait_until(
-      [&] { return all_have_status(rig.db.store(), all, delivery_status::succeeded); }));
+  REQUIRE(
+      wait_until([&] { return all_have_status(rig.db.store(), all, delivery_status::succeeded); }));
   for (const auto& j : all) CHECK(rig.receiver->count_for(j.row.id) >= 1);
   REQUIRE(wait_until([&] { return rig.state().live == 0; }));
   auto st = rig.state();
@@ -233,7 +233,8 @@ TEST_CASE("DLQ replay hands the replayed deliveries to the supervisor, which del
   auto jobs = add_test_events(rig.db.store(), {w}, 3, "replay");
   caf::scoped_actor self{*rig.sys};
   self->send(rig.supervisor, deliver_atom::value, jobs);
-  REQUIRE(wait_until([&] { return all_have_status(rig.db.store(), jobs, delivery_status::failed); }));
+  REQUIRE(
+      wait_until([&] { return all_have_status(rig.db.store(), jobs, delivery_status::failed); }));
 
   rig.receiver->set_answer([](const http_request&) { return status_response(200); });
   std::vector<std::string> ids{jobs[0].row.id, jobs[2].row.id, "msg_unknown"};

@@ -123,8 +123,7 @@ TEST_CASE("endpoint delivers signed requests, records them, and reports itself i
   }
 }
 
-TEST_CASE("endpoint: 500, 500, 200 is three attempts with one webhook-id, then success",
-          "[unit]") {
+TEST_CASE("endpoint: 500, 500, 200 is three attempts with one webhook-id, then success", "[unit]") {
   endpoint_rig rig;
   auto w = add_test_webhook(rig.db.store(), "wh_retry");
   auto jobs = add_test_events(rig.db.store(), {w}, 1, "retry");
@@ -161,7 +160,8 @@ TEST_CASE("endpoint: a 400 goes to the DLQ after one attempt and the DLQ actor c
   auto jobs = add_test_events(rig.db.store(), {w}, 2, "c400");
   rig.receiver->set_answer([](const http_request&) { return status_response(400); });
   rig.start(w);
-  REQUIRE(wait_until([&] { return all_have_status(rig.db.store(), jobs, delivery_status::failed); }));
+  REQUIRE(
+      wait_until([&] { return all_have_status(rig.db.store(), jobs, delivery_status::failed); }));
   CHECK(rig.receiver->snapshot().size() == 2);
   auto dlq = rig.db.store().list_dlq("c1", dlq_filter{}, page_request{});
   REQUIRE(dlq.ok());
@@ -171,15 +171,13 @@ TEST_CASE("endpoint: a 400 goes to the DLQ after one attempt and the DLQ actor c
   REQUIRE(wait_until([&] {
     std::vector<dlq_counter> counters;
     self->request(rig.dlq, std::chrono::seconds(5), state_atom::value)
-        .receive([&](std::vector<dlq_counter>& c) { counters = std::move(c); },
-                 [](caf::error&) {});
+        .receive([&](std::vector<dlq_counter>& c) { counters = std::move(c); }, [](caf::error&) {});
     return counters.size() == 1 && counters[0].total == 2 && counters[0].in_window == 2 &&
            counters[0].webhook_id == w.id;
   }));
 }
 
-TEST_CASE("endpoint: 410 Gone disables the webhook through the manager; the rest waits",
-          "[unit]") {
+TEST_CASE("endpoint: 410 Gone disables the webhook through the manager; the rest waits", "[unit]") {
   endpoint_rig rig;
   rig.manager = spawn_manager(*rig.sys, manager_deps{rig.db.get(), &rig.clock, nullptr, {}});
   auto w = add_test_webhook(rig.db.store(), "wh_gone");
@@ -194,8 +192,8 @@ TEST_CASE("endpoint: 410 Gone disables the webhook through the manager; the rest
   }));
   auto stored = rig.db.store().get_webhook("c1", w.id);
   CHECK(stored->disabled_reason.find("410") != std::string::npos);
-  REQUIRE(wait_until([&] { return status_of(rig.db.store(), jobs[0].row.id) ==
-                                  delivery_status::failed; }));
+  REQUIRE(wait_until(
+      [&] { return status_of(rig.db.store(), jobs[0].row.id) == delivery_status::failed; }));
   caf::scoped_actor self{*rig.sys};
   REQUIRE(wait_until([&] { return state_of(self, e).recording == 0; }));
   CHECK(state_of(self, e).status == "disabled");
@@ -222,8 +220,7 @@ TEST_CASE("endpoint: pending deliveries in the store are loaded at start, retrie
   CHECK(rig.receiver->snapshot().size() == 5);
 }
 
-TEST_CASE("endpoint holds at most max_queued jobs and reloads the rest from the store",
-          "[unit]") {
+TEST_CASE("endpoint holds at most max_queued jobs and reloads the rest from the store", "[unit]") {
   endpoint_rig rig;
   auto w = add_test_webhook(rig.db.store(), "wh_many");
   auto jobs = add_test_events(rig.db.store(), {w}, 60, "many");

@@ -5,8 +5,8 @@
 // scripted HTTP receiver behind the http_client_actor protocol that records every request
 // (its time, its sender) and can hold answers back until released.
 
-#include <catch2/catch.hpp>
 #include <caf/all.hpp>
+#include <catch2/catch.hpp>
 
 #include <chrono>
 #include <condition_variable>

@@ -32,8 +32,8 @@ void loader_worker(caf::blocking_actor* self, loader_deps deps) {
     return make_store_error(err);
   };
   self->receive_while(running)(
-      [&](pending_atom, const std::vector<int>& partitions)
-          -> caf::result<std::vector<std::string>> {
+      [&](pending_atom,
+          const std::vector<int>& partitions) -> caf::result<std::vector<std::string>> {
         auto ids = deps.store->webhooks_with_pending(partitions);
         if (!ids) return fail("finding webhooks with pending deliveries", ids.err());
         return std::move(ids.value());
@@ -57,8 +57,8 @@ void loader_worker(caf::blocking_actor* self, loader_deps deps) {
             // The entry is replayed in the store (pending again): the endpoint's next reload
             // or a restart's recovery picks it up even though no job goes out now.
             if (deps.log)
-              deps.log->error("loader: event {} of replayed delivery {} unreadable: {}",
-                              d.event_id, d.id, ev.err().message);
+              deps.log->error("loader: event {} of replayed delivery {} unreadable: {}", d.event_id,
+                              d.id, ev.err().message);
             continue;
           }
           rows.push_back(storage::pending_delivery{std::move(d), std::move(ev.value())});

@@ -1,7 +1,7 @@
 #pragma once
 
-#include <caf/all.hpp>
 #include <spdlog/logger.h>
+#include <caf/all.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -35,8 +35,8 @@ using replay_atom = caf::atom_constant<caf::atom("replay")>;
 using loader_actor = caf::typed_actor<
     caf::replies_to<pending_atom, std::vector<int>>::with<std::vector<std::string>>,
     caf::replies_to<load_atom, std::string, bool, int32_t>::with<std::vector<delivery_job>>,
-    caf::replies_to<replay_atom, std::string, std::vector<std::string>>::with<
-        std::vector<delivery_job>>>;
+    caf::replies_to<replay_atom, std::string,
+                    std::vector<std::string>>::with<std::vector<delivery_job>>>;
 
 /// What a loader works with. `store` and `clock` must outlive the actor.
 struct loader_deps {

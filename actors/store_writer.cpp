@@ -12,8 +12,8 @@ namespace webhookd {
 
 caf::error make_store_error(const storage::error& err) {
   // CAF treats code 0 as "no error", so codes are the errc plus one.
-  return caf::error(static_cast<uint8_t>(static_cast<uint8_t>(err.code) + 1),
-                    caf::atom("store"), caf::make_message(err.message));
+  return caf::error(static_cast<uint8_t>(static_cast<uint8_t>(err.code) + 1), caf::atom("store"),
+                    caf::make_message(err.message));
 }
 
 namespace {
@@ -122,9 +122,8 @@ bool flush(writer_pointer self) {
     }
     answer_syncs(self);
     if (!ok) {
-      st.backoff = st.backoff.count() == 0
-                       ? settings.min_backoff
-                       : std::min(settings.max_backoff, st.backoff * 2);
+      st.backoff = st.backoff.count() == 0 ? settings.min_backoff
+                                           : std::min(settings.max_backoff, st.backoff * 2);
       st.backing_off = true;
       arm_timer(self, st.backoff);
       return false;
@@ -144,9 +143,10 @@ void final_flush(writer_pointer self) {
         st.backoff, std::chrono::duration_cast<std::chrono::milliseconds>(
                         deadline - std::chrono::steady_clock::now())));
   if (!st.queue.empty() && st.deps.log)
-    st.deps.log->error("store_writer: stopping with {} attempt outcomes unwritten (their "
-                       "deliveries stay pending and will be delivered again)",
-                       st.queue.size());
+    st.deps.log->error(
+        "store_writer: stopping with {} attempt outcomes unwritten (their "
+        "deliveries stay pending and will be delivered again)",
+        st.queue.size());
   for (auto& q : st.queue) q.promise.deliver(caf::make_error(caf::sec::request_receiver_down));
   st.queue.clear();
   for (auto& s : st.syncs) s.promise.deliver(caf::make_error(caf::sec::request_receiver_down));

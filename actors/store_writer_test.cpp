@@ -60,17 +60,15 @@ class outage_store final : public storage::blocking_store {
     return inner_.list_sources(r);
   }
   storage::status update_source(const source& s) override { return inner_.update_source(s); }
-  storage::status delete_source(const std::string& id) override {
-    return inner_.delete_source(id);
-  }
+  storage::status delete_source(const std::string& id) override { return inner_.delete_source(id); }
   storage::result<append_result> append_events(const std::vector<new_event>& b) override {
     return inner_.append_events(b);
   }
   storage::result<event> get_event(const std::string& c, const std::string& id) override {
     return inner_.get_event(c, id);
   }
-  storage::result<std::vector<delivery>> load_due_deliveries(const std::vector<int>& p,
-                                                             int64_t due, int limit) override {
+  storage::result<std::vector<delivery>> load_due_deliveries(const std::vector<int>& p, int64_t due,
+                                                             int limit) override {
     return inner_.load_due_deliveries(p, due, limit);
   }
   storage::result<std::vector<delivery>> load_pending_for_webhook(const std::string& id,
@@ -219,9 +217,10 @@ TEST_CASE("store_writer keeps outcomes through a store outage and writes them wh
     for (const auto& job : jobs) self->send(writer, record_atom::value, success_of(job, now));
     // It keeps trying (with backoff) and answers nobody while the store is down.
     REQUIRE(wait_until([&] { return store.failed_calls.load() >= 3; }));
-    self->receive([&](caf::ok_atom) { FAIL("answered during the outage"); },
-                  [&](caf::error& err) { FAIL("error during the outage: " << caf::to_string(err)); },
-                  caf::after(std::chrono::milliseconds(50)) >> [] {});
+    self->receive(
+        [&](caf::ok_atom) { FAIL("answered during the outage"); },
+        [&](caf::error& err) { FAIL("error during the outage: " << caf::to_string(err)); },
+        caf::after(std::chrono::milliseconds(50)) >> [] {});
     CHECK(stats_of(self, writer).queued == jobs.size());
     CHECK(all_have_status(db.store(), jobs, delivery_status::pending));
     store.down = false;

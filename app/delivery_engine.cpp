@@ -12,15 +12,14 @@ namespace webhookd::app {
 delivery_engine::delivery_engine(caf::actor_system& system, std::shared_ptr<spdlog::logger> log)
     : system_(system), log_(std::move(log)) {}
 
-delivery_engine::~delivery_engine() { stop(); }
+delivery_engine::~delivery_engine() {
+  stop();
+}
 
-delivery_engine_start delivery_engine::start_blocking(caf::actor_system& system,
-                                                      storage::blocking_store& store,
-                                                      const clock_source& clock,
-                                                      manager_actor manager,
-                                                      const ssrf_policy& policy,
-                                                      std::shared_ptr<spdlog::logger> log,
-                                                      delivery_engine_settings settings) {
+delivery_engine_start delivery_engine::start_blocking(
+    caf::actor_system& system, storage::blocking_store& store, const clock_source& clock,
+    manager_actor manager, const ssrf_policy& policy, std::shared_ptr<spdlog::logger> log,
+    delivery_engine_settings settings) {
   delivery_engine_start out;
   auto webhooks = store.load_webhooks();
   if (!webhooks) {
@@ -35,8 +34,7 @@ delivery_engine_start delivery_engine::start_blocking(caf::actor_system& system,
   http.user_agent = std::string("webhookd/") + version();
   engine->http_ = spawn_http_client(system, std::move(http));
   engine->writer_ = spawn_store_writer(system, store_writer_deps{&store, log, settings.writer});
-  engine->loader_ =
-      spawn_loader(system, loader_deps{&store, &clock, log, settings.loader_workers});
+  engine->loader_ = spawn_loader(system, loader_deps{&store, &clock, log, settings.loader_workers});
   engine->dlq_ = spawn_dlq(system, dlq_deps{engine->loader_, &clock, log, settings.dlq});
 
   supervisor_deps sup;

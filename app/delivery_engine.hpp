@@ -1,7 +1,7 @@
 #pragma once
 
-#include <caf/all.hpp>
 #include <spdlog/logger.h>
+#include <caf/all.hpp>
 
 #include <chrono>
 #include <memory>

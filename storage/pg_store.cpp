@@ -239,7 +239,9 @@ event event_from_row_at(const pqxx::row& row, pqxx::row::size_type first) {
   return e;
 }
 
-event event_from_row(const pqxx::row& row) { return event_from_row_at(row, 0); }
+event event_from_row(const pqxx::row& row) {
+  return event_from_row_at(row, 0);
+}
 
 json event_to_json(const event& e) {
   return json{
@@ -808,8 +810,8 @@ class pg_store final : public blocking_store {
           for (const auto& row : tx.exec_prepared(statement, webhook_id, limit)) {
             pending_delivery item{delivery_from_row(row), {}};
             if (row[event_first].is_null())
-              return error{errc::internal, "pending delivery " + item.row.id +
-                                               " has no event " + item.row.event_id};
+              return error{errc::internal, "pending delivery " + item.row.id + " has no event " +
+                                               item.row.event_id};
             item.ev = event_from_row_at(row, event_first);
             out.push_back(std::move(item));
           }
