@@ -11,6 +11,7 @@
 #include <mutex>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "storage/store.hpp"
@@ -401,6 +402,11 @@ TEST_CASE("changes reach subscribers in the order they were made", "[unit][sqlit
         ask<webhook>(self, fx.manager, caf::get_atom::value, std::string("acme"), created->id);
     REQUIRE(last);
     CHECK(last->callback_url == "https://a.example/5");
+    // The get may be answered before the subscriber has taken the last change (each write's own
+    // answer waits for the ack, the get's does not): wait for the journal with a deadline.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (seen->snapshot().size() < 6 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
     auto entries = seen->snapshot();
     REQUIRE(entries.size() == 6);
     for (int i = 0; i <= 5; ++i) {
