@@ -140,6 +140,12 @@ void check_no_loss_across_kill(world_options options) {
   CHECK(never_posted.empty());
   CHECK(stats.at("failed_verification") == 0);
   CHECK(stats.at("distinct_ids") == stats.at("distinct_event_ids"));
+
+  // The restarted server still ends cleanly on SIGTERM.
+  exit_status stopped = world.stop_server();
+  INFO("stderr: " << world.server().proc().stderr_text());
+  CHECK(stopped.exited);
+  CHECK(stopped.code == 0);
 }
 
 }  // namespace

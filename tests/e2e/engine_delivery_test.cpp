@@ -113,6 +113,12 @@ void check_signed_delivery(world_options options) {
   REQUIRE(again.status == 202);
   CHECK(again.json == json{{"accepted", 0}, {"duplicates", 1}});
   CHECK(event_deliveries(store, world.client_id(), "evt_signed_1").size() == 1);
+
+  // SIGTERM ends the server cleanly (under the sanitizer build this also runs the leak check).
+  exit_status stopped = world.stop_server();
+  INFO("stderr: " << world.server().proc().stderr_text());
+  CHECK(stopped.exited);
+  CHECK(stopped.code == 0);
 }
 
 }  // namespace

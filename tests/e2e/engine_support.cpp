@@ -539,6 +539,10 @@ void engine_world::kill_server() {
   }
 }
 
+exit_status engine_world::stop_server() {
+  return server_->stop(SIGTERM);
+}
+
 void engine_world::restart_server() {
   if (server_->proc().running()) server_->stop();
   previous_runs_ += "---- earlier run ----\n" + shorten(server_->proc().describe());

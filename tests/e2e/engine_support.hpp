@@ -272,6 +272,8 @@ class engine_world {
   void restart_server();
   /// Sends SIGKILL to webhookd and reaps it.
   void kill_server();
+  /// Stops webhookd with SIGTERM and returns how it ended; throws if it doesn't end in time.
+  exit_status stop_server();
 
   /// The server's output, for INFO().
   std::string describe_server();
