@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/jwe.hpp"
 #include "core/webhook_signature.hpp"
 
 namespace webhookd {
@@ -75,16 +76,24 @@ std::variant<http_request, std::string> make_attempt_request(const webhook& conf
   std::vector<std::string> secrets{config.signing_secret};
   if (!config.previous_secret.empty() && now_ms < config.previous_secret_expires_at)
     secrets.push_back(config.previous_secret);
-  auto signature = webhook_signature_header(secrets, job.row.id, timestamp, job.body);
-  if (!signature) return "cannot sign the delivery: " + signature.err().message;
-
   http_request req;
   req.url = config.callback_url;
-  req.body = job.body;
+  std::string content_type = "application/json";
+  if (config.public_key.empty()) {
+    req.body = job.body;
+  } else {
+    auto sealed = encrypt_delivery_body(job.body, config.public_key, config.encrypt_fields);
+    if (!sealed) return "cannot encrypt the delivery: " + sealed.err().message;
+    req.body = std::move(sealed.value().body);
+    content_type = std::move(sealed.value().content_type);
+  }
   req.connect_timeout_ms = settings.connect_timeout_ms;
   req.total_timeout_ms = settings.total_timeout_ms;
   req.priority = static_cast<int>(job.priority);
-  req.headers = {{"content-type", "application/json"},
+  // The signature covers the body as sent: receivers verify first, then decrypt.
+  auto signature = webhook_signature_header(secrets, job.row.id, timestamp, req.body);
+  if (!signature) return "cannot sign the delivery: " + signature.err().message;
+  req.headers = {{"content-type", content_type},
                  {"webhook-id", job.row.id},
                  {"webhook-timestamp", std::to_string(timestamp)},
                  {"webhook-signature", signature.value()}};

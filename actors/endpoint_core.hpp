@@ -120,7 +120,10 @@ attempt_result attempt_result_from(const http_response& response);
 /// with content-type application/json, webhook-id = the delivery id, webhook-timestamp = now
 /// in seconds, webhook-signature by the signing secret and, during a rotation's grace period
 /// (now < previous_secret_expires_at), the previous one too; then the webhook's custom headers
-/// (reserved names are skipped). The error text when the request can't be made (bad secret).
+/// (reserved names are skipped). A webhook with a public key gets the body, or its
+/// encrypt_fields, as JWE (core/jwe.hpp; the whole body is sent as application/jose), and the
+/// signature covers the encrypted body. The error text when the request can't be made (bad
+/// secret or key).
 std::variant<http_request, std::string> make_attempt_request(const webhook& config,
                                                              const delivery_job& job,
                                                              int64_t now_ms,

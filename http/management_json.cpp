@@ -1,9 +1,5 @@
 #include "http/management_json.hpp"
 
-#include <openssl/bio.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-
 #include <algorithm>
 #include <memory>
 #include <set>
@@ -11,6 +7,7 @@
 
 #include "core/event_types.hpp"
 #include "core/ip_address.hpp"
+#include "core/jwe.hpp"
 #include "core/retry_policy.hpp"
 #include "core/time_format.hpp"
 #include "core/trigger_filter.hpp"
@@ -139,15 +136,7 @@ std::optional<std::string> public_key_error(const std::string& pem) {
   if (pem.size() > max_public_key_length) {
     return "must be at most " + std::to_string(max_public_key_length) + " characters";
   }
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
-      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
-  if (!bio) return "cannot be read";
-  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
-      PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr), &EVP_PKEY_free);
-  if (!key) return "is not a PEM public key (-----BEGIN PUBLIC KEY-----)";
-  if (EVP_PKEY_get_base_id(key.get()) != EVP_PKEY_RSA) return "must be an RSA key";
-  if (EVP_PKEY_get_bits(key.get()) < 2048) return "must be an RSA key of at least 2048 bits";
-  return std::nullopt;
+  return rsa_public_key_error(pem);
 }
 
 // A string field with a length bound.

@@ -8,6 +8,7 @@ packages=(
   libcaf-dev libcpp-httplib-dev libcurl4-openssl-dev libpqxx-dev libsqlite3-dev libssl-dev
   nlohmann-json3-dev libspdlog-dev libcli11-dev catch2
   postgresql-15
+  python3-jwcrypto  # tests: an independent JOSE library decrypts delivered JWE
 )
 
 missing=()
