@@ -8,10 +8,13 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
@@ -39,7 +42,7 @@ struct options {
   bool quick = false;
   std::string out;
   std::string stores = "sqlite";  // sqlite | pg | both
-  std::string scenarios = "a,b,c,e";
+  std::string scenarios = "a,b,c,d,e";
   int webhooks = 1000;
   double duration_s = 15;
   double latency_rate = 2000;
@@ -48,6 +51,8 @@ struct options {
   int batch_connections = 4;      // batch requests in flight
   int outbound_connections = 64;  // webhookd's per-host connection cap
   int64_t backlog = 1'000'000;
+  int scale_webhooks = 100'000;
+  int scale_active = 10'000;
   double drain_window_s = 60;
 };
 
@@ -284,11 +289,13 @@ struct ingest_plan {
   int fanout = 1;
   bool batch = false;
   std::string tag;
-  int hang_every = 0;  // every n-th event goes to a hanging webhook (bench.x*), 0 = none
+  int hang_every = 0;    // every n-th event goes to a hanging webhook (bench.x*), 0 = none
+  int scale_active = 0;  // > 0: events go round-robin to bench.a0 .. bench.a{n-1} (scenario d)
   int hanging = 0;
   std::unordered_map<std::string, int64_t>* due_us = nullptr;
 
   std::string type_of(int64_t n) const {
+    if (scale_active > 0) return "bench.a" + std::to_string(n % scale_active);
     if (hang_every > 0 && n % hang_every == 0) {
       return "bench.x" + std::to_string((n / hang_every) % hanging);
     }
@@ -644,6 +651,151 @@ json scenario_backlog(const options& o, const std::string& backend, sink& receiv
   return out;
 }
 
+// (d) scale: `scale_webhooks` webhooks written straight into a fresh store (SQLite: built on
+// tmpfs, where fsync costs nothing, then copied to disk before the server starts), of which
+// `scale_active` receive events; webhookd started on it and fed single events at the latency
+// rate, round-robin over the active ones, so each gets its own endpoint actor. Reports start-up
+// time, RSS (VmHWM), and ack/end-to-end latency as the cost of routing against a big index.
+json scenario_scale(const options& o, const std::string& backend, sink& receiver) {
+  scratch_store where(backend);
+  json out{{"webhooks", o.scale_webhooks}, {"active", o.scale_active}};
+  std::string build_url = where.url();
+  std::string shm_dir;
+  if (backend == "sqlite" && std::filesystem::exists("/dev/shm")) {
+    std::string pattern = "/dev/shm/webhookd-bench-XXXXXX";
+    std::vector<char> name(pattern.begin(), pattern.end());
+    name.push_back('\0');
+    if (::mkdtemp(name.data()) != nullptr) {
+      shm_dir = name.data();
+      build_url = "sqlite:" + shm_dir + "/scale.db";
+    }
+  }
+  source_credentials source{"bench-scale-key-" + std::to_string(unix_now_us()),
+                            "bench-scale-secret-" + std::to_string(unix_now_us())};
+  {
+    auto start = steady::now();
+    storage::store_settings settings;
+    settings.url = build_url;
+    settings.pool_size = 8;
+    auto opened = storage::open_store_blocking(settings);
+    if (!opened.ok())
+      throw std::runtime_error("opening " + build_url + ": " + opened.err().message);
+    auto store = std::move(opened.value());
+    system_clock_source clock;
+    id_generator ids(clock);
+    int64_t now = clock.now_ms();
+    storage::source src;
+    src.id = ids.next("src");
+    src.name = "bench-scale";
+    src.api_key = source.api_key;
+    src.secret = source.secret;
+    src.allowed_event_types = {"bench.*"};
+    src.created_at = now;
+    src.updated_at = now;
+    if (auto added = store->insert_source(src); !added.ok()) {
+      throw std::runtime_error("insert_source: " + added.err().message);
+    }
+    std::vector<std::string> secrets(static_cast<std::size_t>(o.scale_active));
+    std::atomic<int> next{0};
+    std::atomic<bool> failed{false};
+    std::string failure;
+    std::mutex failure_mutex;
+    auto work = [&] {
+      for (int i = next++; i < o.scale_webhooks && !failed; i = next++) {
+        storage::webhook w;
+        w.id = ids.next("wh");
+        w.client_id = bench_client;
+        bool active = i < o.scale_active;
+        std::string path = active ? "/d/" + std::to_string(i) : "/idle";
+        w.callback_url = receiver.url(path);
+        w.event_types = {active ? "bench.a" + std::to_string(i) : "bench.idle"};
+        auto secret = new_signing_secret();
+        std::string failed_because = secret ? "" : "new_signing_secret failed";
+        if (secret) {
+          w.signing_secret = secret.value();
+          if (active) secrets[static_cast<std::size_t>(i)] = w.signing_secret;
+          w.created_at = now;
+          w.updated_at = now;
+          auto inserted = store->insert_webhook(w);
+          if (!inserted.ok()) failed_because = "insert_webhook: " + inserted.err().message;
+        }
+        if (!failed_because.empty()) {
+          std::lock_guard lock(failure_mutex);
+          failure = failed_because;
+          failed = true;
+        }
+      }
+    };
+    int threads = backend == "pg" ? 8 : 1;
+    std::vector<std::thread> workers;
+    for (int t = 1; t < threads; ++t) workers.emplace_back(work);
+    std::thread reporter([&] {
+      while (next < o.scale_webhooks && !failed) {
+        progress("(d) writing webhooks: " + std::to_string(next.load()) + "/" +
+                 std::to_string(o.scale_webhooks));
+        std::this_thread::sleep_for(milliseconds(200));
+      }
+    });
+    work();
+    for (auto& w : workers) w.join();
+    reporter.join();
+    if (failed) throw std::runtime_error(failure);
+    json config = json::array();
+    for (int i = 0; i < o.scale_active; ++i) {
+      config.push_back({{"path", "/d/" + std::to_string(i)},
+                        {"secrets", {secrets[static_cast<std::size_t>(i)]}}});
+    }
+    receiver.configure(config);
+    out["insert_s"] = seconds_since(start);
+  }
+  if (!shm_dir.empty()) {
+    // Move the finished SQLite file (its WAL was checkpointed at close) onto the disk.
+    std::filesystem::copy_file(shm_dir + "/scale.db", where.url().substr(7),
+                               std::filesystem::copy_options::overwrite_existing);
+    std::error_code ec;
+    std::filesystem::remove_all(shm_dir, ec);
+  }
+  auto spawn = steady::now();
+  server srv(where.url());
+  out["listening_after_s"] = seconds_since(spawn);
+  out["rss_after_start_kib"] = srv.memory_kib().second;
+  std::unordered_map<std::string, int64_t> due_us;
+  ingest_plan plan;
+  plan.source = source;
+  plan.webhooks = o.scale_active;
+  plan.scale_active = o.scale_active;
+  plan.tag = next_tag("d");
+  plan.due_us = &due_us;
+  load_settings s;
+  s.base_url = srv.base_url();
+  s.connections = o.connections;
+  s.rate = o.latency_rate;
+  // Long enough for every active webhook to get events.
+  s.duration = milliseconds(
+      static_cast<int64_t>(std::max(o.duration_s, 1.2 * o.scale_active / o.latency_rate) * 1000));
+  s.on_progress = load_progress_line("(d)");
+  int64_t base = receiver.total();
+  int64_t after_seq = receiver.last_seq();
+  auto load = run_load(s, plan);
+  int64_t all_events = load.events_ok + load.warmup_events_ok;
+  auto done = wait_delivered(receiver, base, all_events, o.quick ? 60 : 300, "(d)");
+  auto e2e = e2e_latencies(receiver, after_seq, "/d/", due_us);
+  auto [hwm, rss] = srv.memory_kib();
+  out["rate"] = o.latency_rate;
+  out["events_accepted"] = load.events_ok;
+  out["requests_failed"] = load.failed;
+  out["first_error"] = load.first_error;
+  out["achieved_rate"] = static_cast<double>(load.events_ok) / load.elapsed_s;
+  out["complete"] = done.has_value();
+  out.update(percentiles(load.latency_ms, "ack_"));
+  out.update(percentiles(e2e, "e2e_"));
+  out["rss_hwm_kib"] = hwm;
+  out["rss_kib"] = rss;
+  progress_done();
+  srv.stop();
+  return out;
+}
+
 // Everything measured on one store backend.
 json run_store(const options& o, const std::string& backend, sink& receiver,
                const std::string& sink_binary) {
@@ -728,7 +880,11 @@ json run_store(const options& o, const std::string& backend, sink& receiver,
     section("store " + backend + ": (e) backlog of " + std::to_string(o.backlog) + " deliveries");
     out["backlog"] = scenario_backlog(o, backend, receiver);
   }
-  out["scale"] = {{"done", false}, {"note", "scenario (d) is not implemented yet"}};
+  if (has_scenario(o, "d")) {
+    section("store " + backend + ": (d) scale, " + std::to_string(o.scale_webhooks) +
+            " webhooks, " + std::to_string(o.scale_active) + " active");
+    out["scale"] = scenario_scale(o, backend, receiver);
+  }
   return out;
 }
 
@@ -795,7 +951,10 @@ json targets(const json& stores) {
       t["backlog_first_delivery_s"] = {
           {"target", "<= 2"}, {"measured", first}, {"met", first >= 0 && first <= 2}};
     }
-    t["scale_rss_mb"] = {{"target", "<= 300"}, {"measured", nullptr}, {"met", nullptr}};
+    if (r.contains("scale")) {
+      double mb = static_cast<double>(r["scale"].value("rss_hwm_kib", int64_t{0})) / 1024.0;
+      t["scale_rss_mb"] = {{"target", "<= 300"}, {"measured", mb}, {"met", mb > 0 && mb <= 300}};
+    }
     out[backend] = t;
   }
   return out;
@@ -862,7 +1021,16 @@ void print_table(const json& report) {
           << fmt(b.value("drain_deliveries_per_s", 0.0)) << " deliveries/s over "
           << fmt(b.value("drain_window_s", 0.0), 1) << " s\n";
     }
-    out << "  (d) scale        not measured\n";
+    if (r.contains("scale")) {
+      const auto& d = r["scale"];
+      out << "  (d) scale        " << d.value("webhooks", 0) << " webhooks, "
+          << d.value("active", 0) << " active: VmHWM " << d.value("rss_hwm_kib", int64_t{0}) / 1024
+          << " MiB, ready after " << fmt(d.value("listening_after_s", 0.0), 1) << " s; at "
+          << fmt(d.value("achieved_rate", 0.0)) << " ev/s ack p50/p99 "
+          << fmt(d.value("ack_p50_ms", 0.0), 1) << "/" << fmt(d.value("ack_p99_ms", 0.0), 1)
+          << " ms, e2e p50/p99 " << fmt(d.value("e2e_p50_ms", 0.0), 1) << "/"
+          << fmt(d.value("e2e_p99_ms", 0.0), 1) << " ms\n";
+    }
     if (r.contains("sink_check")) {
       out << "  sink: " << r["sink_check"].value("verified", int64_t{0}) << " verified, "
           << r["sink_check"].value("failed_verification", int64_t{0}) << " failed verification, "
@@ -889,6 +1057,8 @@ int run(const options& o, const std::string& sink_binary) {
                         {"outbound_connections", o.outbound_connections},
                         {"payload_bytes", payload_bytes},
                         {"backlog", o.backlog},
+                        {"scale_webhooks", o.scale_webhooks},
+                        {"scale_active", o.scale_active},
                         {"scenarios", o.scenarios}};
   auto sink_secret = new_signing_secret();
   if (!sink_secret) throw std::runtime_error("new_signing_secret failed");
@@ -953,7 +1123,7 @@ int main(int argc, char** argv) {
   app.add_option("--out", o.out, "write the figures as JSON to this file");
   app.add_option("--store", o.stores, "sqlite, pg (needs WEBHOOKD_TEST_PG_URL) or both")
       ->check(CLI::IsMember({"sqlite", "pg", "both"}));
-  app.add_option("--scenarios", o.scenarios, "comma-separated subset of a,b,c,e");
+  app.add_option("--scenarios", o.scenarios, "comma-separated subset of a,b,c,d,e");
   app.add_option("--webhooks", o.webhooks, "webhooks registered (scenarios a-c)");
   app.add_option("--duration", o.duration_s, "seconds of load per scenario run");
   app.add_option("--rate", o.latency_rate, "events/s of the latency scenarios (b, c)");
@@ -965,6 +1135,8 @@ int main(int argc, char** argv) {
   app.add_option("--backlog", o.backlog, "pending deliveries written before start (e)");
   app.add_option("--drain-window", o.drain_window_s, "seconds the backlog drain is watched (e)");
   app.add_option("--sink-binary", sink_binary, "the webhookd-sink to run");
+  app.add_option("--scale-webhooks", o.scale_webhooks, "webhooks registered in (d)");
+  app.add_option("--scale-active", o.scale_active, "webhooks receiving events in (d)");
   CLI11_PARSE(app, argc, argv);
   if (o.quick) {
     // Small on purpose: the smoke test checks that every stage works, not how fast.
@@ -974,6 +1146,8 @@ int main(int argc, char** argv) {
     if (app.count("--ceiling-seconds") == 0) o.ceiling_s = 0.5;
     if (app.count("--backlog") == 0) o.backlog = 2000;
     if (app.count("--drain-window") == 0) o.drain_window_s = 30;
+    if (app.count("--scale-webhooks") == 0) o.scale_webhooks = 2000;
+    if (app.count("--scale-active") == 0) o.scale_active = 200;
   }
   if (o.webhooks < 4) {
     std::cerr << "webhookd-bench: --webhooks must be at least 4\n";

@@ -68,6 +68,11 @@ TEST_CASE("webhookd-bench --quick runs every stage and writes its figures", "[e2
   // (e): the backlog written before start is delivered.
   CHECK(sqlite.at("backlog").at("drained_all") == true);
   REQUIRE(sqlite.at("backlog").contains("first_delivery_after_s"));
+  // (d): a big index, every event to its own active webhook, memory read from /proc.
+  const auto& scale = sqlite.at("scale");
+  CHECK(scale.at("complete") == true);
+  require_positive(scale, "rss_hwm_kib");
+  require_positive(scale, "e2e_count");
   // Every delivery the sink saw carried a valid signature.
   CHECK(sqlite.at("sink_check").at("failed_verification") == 0);
   require_positive(sqlite.at("sink_check"), "verified");
