@@ -19,6 +19,7 @@ struct dlq_state {
   static const char* name;
   dlq_deps deps;
   replay_target_actor target;
+  dlq_observer_actor observer;
   std::map<std::string, webhook_dlq> by_webhook;
 };
 
@@ -45,6 +46,7 @@ dlq_actor::behavior_type dlq_behavior(dlq_pointer self, dlq_deps deps) {
         w.counter.last_reason = entry.reason;
         w.recent.push_back(w.counter.last_at);
         prune(w, now, st.deps.settings.window);
+        if (st.observer) self->send(st.observer, parked_atom::value, w.counter);
       },
       [self](replay_atom, const std::string& client_id,
              const std::vector<std::string>& ids) -> caf::result<std::vector<delivery>> {
@@ -72,6 +74,9 @@ dlq_actor::behavior_type dlq_behavior(dlq_pointer self, dlq_deps deps) {
       },
       [self](subscribe_atom, replay_target_actor target) {
         self->state.target = std::move(target);
+      },
+      [self](subscribe_atom, dlq_observer_actor observer) {
+        self->state.observer = std::move(observer);
       },
       [self](state_atom) -> std::vector<dlq_counter> {
         auto& st = self->state;

@@ -43,23 +43,29 @@ typename Inspector::result_type inspect(Inspector& f, dlq_counter& x) {
            x.last_at, x.last_reason);
 }
 
+/// Who hears of every new DLQ entry (the alerts actor): `parked_atom, dlq_counter` with the
+/// webhook's counters just after the entry was counted.
+using dlq_observer_actor = caf::typed_actor<caf::reacts_to<parked_atom, dlq_counter>>;
+
 /// Where replayed jobs go (the endpoint supervisor implements this and more).
 using replay_target_actor =
     caf::typed_actor<caf::reacts_to<deliver_atom, std::vector<delivery_job>>>;
 
 /// The DLQ actor's protocol:
-/// - `parked_atom, dlq_entry`: counts the entry for its webhook.
+/// - `parked_atom, dlq_entry`: counts the entry for its webhook and tells the observer.
 /// - `replay_atom, client_id, delivery_ids` -> the deliveries set pending again (DLQ entries of
 ///   that client not replayed yet; others are skipped), whose jobs were handed to the
 ///   replay target as `deliver_atom, std::vector<delivery_job>`. Store errors come back as
 ///   caf::errors (make_store_error).
 /// - `subscribe_atom, replay_target_actor`: sets the replay target (the endpoint supervisor).
+/// - `subscribe_atom, dlq_observer_actor`: sets the observer of new entries (the alerts actor).
 /// - `state_atom` -> the counters of every webhook with entries, by webhook id.
 using dlq_actor =
     caf::typed_actor<caf::reacts_to<parked_atom, dlq_entry>,
                      caf::replies_to<replay_atom, std::string,
                                      std::vector<std::string>>::with<std::vector<delivery>>,
                      caf::reacts_to<subscribe_atom, replay_target_actor>,
+                     caf::reacts_to<subscribe_atom, dlq_observer_actor>,
                      caf::replies_to<state_atom>::with<std::vector<dlq_counter>>>;
 
 /// Tuning of the DLQ actor.

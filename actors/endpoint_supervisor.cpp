@@ -36,6 +36,7 @@ struct supervisor_actor_state {
   std::unordered_map<std::string, std::deque<int64_t>> restart_times;
   std::set<int> owned;
   supervisor_state counters;
+  restart_observer_actor restart_observer;
   bool draining = false;
   uint64_t spawned = 0;
 };
@@ -114,9 +115,14 @@ void on_endpoint_down(supervisor_pointer self, caf::down_msg& dm) {
   int32_t count = ++st.restarts[webhook_id];
   st.counters.restarts += 1;
   auto delay = restart_delay(self, webhook_id);
+  std::string reason = self->system().render(dm.reason);
+  const std::string& client_id = config->second.client_id;
   if (st.deps.log)
-    st.deps.log->warn("endpoint actor of webhook {} failed ({}); restart #{} in {} ms", webhook_id,
-                      self->system().render(dm.reason), count, delay.count());
+    st.deps.log->warn("endpoint actor of webhook {} (client {}) failed ({}); restart #{} in {} ms",
+                      webhook_id, client_id, reason, count, delay.count());
+  if (st.restart_observer)
+    self->send(st.restart_observer, restarted_atom::value,
+               endpoint_restart{client_id, webhook_id, reason, count, st.deps.clock->now_ms()});
   entry.restart_pending = true;
   uint64_t generation = ++entry.restart_generation;
   // The failed actor's outcomes may still sit in the writer: let them commit first, so the
@@ -342,6 +348,9 @@ endpoint_supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer 
                   },
                   [finish_one](caf::error&) mutable { finish_one(); });
         return rp;
+      },
+      [self](subscribe_atom, restart_observer_actor observer) {
+        self->state.restart_observer = std::move(observer);
       },
       [self](restart_atom, const std::string& webhook_id, uint64_t generation) {
         auto& st = self->state;

@@ -35,6 +35,28 @@ using restart_atom = caf::atom_constant<caf::atom("restart")>;
 /// Internal: another try of the recovery at start after the store failed.
 using recovery_retry_atom = caf::atom_constant<caf::atom("recretry")>;
 
+/// `restarted_atom, endpoint_restart`: the supervisor restarts a failed endpoint actor (to the
+/// restart observer).
+using restarted_atom = caf::atom_constant<caf::atom("restarted")>;
+
+/// One restart of a webhook's endpoint actor.
+struct endpoint_restart {
+  std::string client_id;
+  std::string webhook_id;
+  std::string reason;  ///< the failed actor's exit reason, rendered
+  int32_t count = 0;   ///< restarts of this webhook since the supervisor started
+  int64_t at = 0;      ///< unix ms
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, endpoint_restart& x) {
+  return f(caf::meta::type_name("endpoint_restart"), x.client_id, x.webhook_id, x.reason, x.count,
+           x.at);
+}
+
+/// Who hears of every endpoint restart (the alerts actor).
+using restart_observer_actor = caf::typed_actor<caf::reacts_to<restarted_atom, endpoint_restart>>;
+
 /// A live view of the supervisor and its endpoint actors.
 struct supervisor_state {
   uint64_t live = 0;                ///< endpoint actors running
@@ -70,7 +92,10 @@ typename Inspector::result_type inspect(Inspector& f, supervisor_state& x) {
 /// - `drain_atom` -> ok_atom once every endpoint drained (or settings.drain_timeout passed):
 ///   no new attempts start anywhere after it.
 /// - `state_atom` -> supervisor_state (endpoints that don't answer within 2 s are left out).
+/// - `subscribe_atom, restart_observer_actor`: sets who hears of every endpoint restart.
 /// - `restart_atom, webhook_id, generation`, `recovery_retry_atom, partitions`: internal.
+/// Every restart is counted (supervisor_state::restarts) and logged at warn with the webhook,
+/// its client and the exit reason.
 /// On an exit message it stops every endpoint actor, then itself.
 using endpoint_supervisor_actor =
     caf::typed_actor<caf::reacts_to<deliver_atom, std::vector<delivery_job>>,
@@ -82,6 +107,7 @@ using endpoint_supervisor_actor =
                      caf::replies_to<recover_atom, std::vector<int>>::with<uint64_t>,
                      caf::replies_to<drain_atom>::with<caf::ok_atom>,
                      caf::replies_to<state_atom>::with<supervisor_state>,
+                     caf::reacts_to<subscribe_atom, restart_observer_actor>,
                      caf::reacts_to<restart_atom, std::string, uint64_t>,
                      caf::reacts_to<recovery_retry_atom, std::vector<int>>>;
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "actors/monitor.hpp"
 #include "actors/store_writer.hpp"
 #include "core/delivery_body.hpp"
 
@@ -64,6 +65,10 @@ void loader_worker(caf::blocking_actor* self, loader_deps deps) {
           rows.push_back(storage::pending_delivery{std::move(d), std::move(ev.value())});
         }
         return jobs_from_pending(std::move(rows));
+      },
+      // The monitor's ping (actors/monitor.hpp): blocking actors must answer it themselves.
+      [&](caf::sys_atom, caf::get_atom, const std::string& what) -> caf::message {
+        return health_ping_reply(what, caf::actor_cast<caf::strong_actor_ptr>(self), "loader");
       },
       [&](caf::exit_msg&) { running = false; });
 }

@@ -1,6 +1,8 @@
 #include "actors/messages.hpp"
 
+#include "actors/alerts.hpp"
 #include "actors/manager.hpp"
+#include "actors/monitor.hpp"
 
 namespace webhookd {
 
@@ -21,6 +23,12 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<page<source>>("page<source>");
   cfg.add_message_type<webhook_patch>("webhook_patch");
   cfg.add_message_type<source_patch>("source_patch");
+  cfg.add_message_type<actor_health>("actor_health");
+  cfg.add_message_type<std::vector<actor_health>>("std::vector<actor_health>");
+  cfg.add_message_type<store_health>("store_health");
+  cfg.add_message_type<health_report>("health_report");
+  cfg.add_message_type<endpoint_restart>("endpoint_restart");
+  cfg.add_message_type<alerts_stats>("alerts_stats");
 }
 
 }  // namespace webhookd
