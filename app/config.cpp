@@ -46,6 +46,19 @@ const std::vector<setting_def>& setting_defs() {
       {"log-level", "WEBHOOKD_LOG_LEVEL", "info", "trace, debug, info, warn, error, critical, off"},
       {"http-threads", "WEBHOOKD_HTTP_THREADS", "64",
        "HTTP worker threads (each open keep-alive connection holds one)"},
+      {"health-interval", "WEBHOOKD_HEALTH_INTERVAL", "1",
+       "seconds between two rounds of health checks (fractions allowed)"},
+      {"health-deadline", "WEBHOOKD_HEALTH_DEADLINE", "2",
+       "seconds an actor or the store may take to answer a health check"},
+      {"alert-client-id", "WEBHOOKD_ALERT_CLIENT_ID", "",
+       "client whose events the alerts become (empty: alerts are only logged)"},
+      {"alert-dlq-threshold", "WEBHOOKD_ALERT_DLQ_THRESHOLD", "10",
+       "DLQ entries of one webhook within the alert window that raise an alert (0: never)"},
+      {"alert-crash-restarts", "WEBHOOKD_ALERT_CRASH_RESTARTS", "5",
+       "restarts of one webhook's endpoint actor within the alert window that raise an alert (0: "
+       "never)"},
+      {"alert-window", "WEBHOOKD_ALERT_WINDOW", "3600",
+       "seconds of the alert window (counts and once-per-window deduplication)"},
   };
   return defs;
 }
@@ -60,7 +73,9 @@ const setting_def* find_def(const std::string& key) {
 const std::vector<std::string>& keys_of(command cmd) {
   static const std::vector<std::string> serve = {
       "listen",     "store",          "jwt-secret", "allow-private-targets", "allow-http",
-      "node-id",    "cluster-listen", "log-format", "log-level",             "http-threads"};
+      "node-id",    "cluster-listen", "log-format", "log-level",             "http-threads",
+      "health-interval", "health-deadline", "alert-client-id", "alert-dlq-threshold",
+      "alert-crash-restarts", "alert-window"};
   static const std::vector<std::string> migrate = {"store", "log-format", "log-level"};
   static const std::vector<std::string> token = {"jwt-secret"};
   static const std::vector<std::string> none;
@@ -87,6 +102,33 @@ std::optional<unsigned long> parse_unsigned(const std::string& text, unsigned lo
   }
   if (value > max) return std::nullopt;
   return value;
+}
+
+// Seconds, fractions allowed ("0.25"), within [min_ms, max_ms] once in milliseconds.
+std::optional<std::chrono::milliseconds> parse_seconds(const std::string& text, int64_t min_ms,
+                                                       int64_t max_ms) {
+  if (text.empty() || text.size() > 16) return std::nullopt;
+  int64_t whole = 0;
+  int64_t millis = 0;
+  int fraction_digits = -1;  // -1: no '.' seen
+  for (char c : text) {
+    if (c == '.') {
+      if (fraction_digits >= 0) return std::nullopt;
+      fraction_digits = 0;
+      continue;
+    }
+    if (c < '0' || c > '9') return std::nullopt;
+    if (fraction_digits < 0) {
+      whole = whole * 10 + (c - '0');
+    } else if (++fraction_digits <= 3) {
+      millis = millis * 10 + (c - '0');
+    }
+  }
+  if (fraction_digits == 0 || text.front() == '.') return std::nullopt;
+  for (int d = std::max(fraction_digits, 0); d < 3; ++d) millis *= 10;
+  int64_t total = whole * 1000 + millis;
+  if (total < min_ms || total > max_ms) return std::nullopt;
+  return std::chrono::milliseconds{total};
 }
 
 std::string to_lower(std::string text) {
@@ -345,6 +387,65 @@ std::optional<usage_error> fill(config& cfg, const resolver& settings,
       return usage_error{settings.invalid("http-threads", *raw, "must be a number 1-1024")};
     }
     cfg.http.threads = static_cast<int>(*threads);
+  }
+  if (wants("health-interval")) {
+    auto raw = value_of("health-interval", "1");
+    if (failure) return failure;
+    auto interval = parse_seconds(raw->text, 10, 3'600'000);
+    if (!interval) {
+      return usage_error{
+          settings.invalid("health-interval", *raw, "must be seconds from 0.01 to 3600")};
+    }
+    cfg.health.interval = *interval;
+  }
+  if (wants("health-deadline")) {
+    auto raw = value_of("health-deadline", "2");
+    if (failure) return failure;
+    auto deadline = parse_seconds(raw->text, 10, 3'600'000);
+    if (!deadline) {
+      return usage_error{
+          settings.invalid("health-deadline", *raw, "must be seconds from 0.01 to 3600")};
+    }
+    cfg.health.deadline = *deadline;
+  }
+  if (wants("alert-client-id")) {
+    auto raw = value_of("alert-client-id", "");
+    if (failure) return failure;
+    if (raw->text.size() > 256) {
+      return usage_error{
+          settings.invalid("alert-client-id", *raw, "must be at most 256 characters")};
+    }
+    cfg.alerts.client_id = trim(raw->text);
+  }
+  if (wants("alert-dlq-threshold")) {
+    auto raw = value_of("alert-dlq-threshold", "10");
+    if (failure) return failure;
+    auto threshold = parse_unsigned(raw->text, 1'000'000'000);
+    if (!threshold) {
+      return usage_error{settings.invalid("alert-dlq-threshold", *raw,
+                                          "must be a number 0-1000000000 (0: never)")};
+    }
+    cfg.alerts.dlq_threshold = *threshold;
+  }
+  if (wants("alert-crash-restarts")) {
+    auto raw = value_of("alert-crash-restarts", "5");
+    if (failure) return failure;
+    auto restarts = parse_unsigned(raw->text, 1'000'000'000);
+    if (!restarts) {
+      return usage_error{settings.invalid("alert-crash-restarts", *raw,
+                                          "must be a number 0-1000000000 (0: never)")};
+    }
+    cfg.alerts.crash_restarts = *restarts;
+  }
+  if (wants("alert-window")) {
+    auto raw = value_of("alert-window", "3600");
+    if (failure) return failure;
+    auto window = parse_unsigned(raw->text, 30 * 86'400);
+    if (!window || *window == 0) {
+      return usage_error{
+          settings.invalid("alert-window", *raw, "must be whole seconds from 1 to 2592000")};
+    }
+    cfg.alerts.window = std::chrono::seconds{*window};
   }
   if (wants("jwt-secret")) {
     auto raw = value_of("jwt-secret", "", false);

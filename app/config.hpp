@@ -2,6 +2,7 @@
 
 #include <spdlog/common.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -60,6 +61,20 @@ struct cluster_settings {
   uint16_t listen_port = 0;
 };
 
+/// Health checks of the monitor actor (docs/operations.md, "Health").
+struct health_config {
+  std::chrono::milliseconds interval{1'000};  ///< --health-interval: time between two rounds
+  std::chrono::milliseconds deadline{2'000};  ///< --health-deadline: a ping's deadline
+};
+
+/// Alerts (docs/operations.md, "Alerts").
+struct alert_config {
+  std::string client_id;        ///< --alert-client-id: alerts become this client's events
+  uint64_t dlq_threshold = 10;  ///< --alert-dlq-threshold: DLQ entries of a webhook per window
+  uint64_t crash_restarts = 5;  ///< --alert-crash-restarts: restarts of one webhook per window
+  std::chrono::milliseconds window{std::chrono::hours(1)};  ///< --alert-window
+};
+
 /// Everything webhookd was told, validated, split into one small struct per module. Only the
 /// settings of `cmd` are filled in; the others keep their defaults.
 struct config {
@@ -72,6 +87,8 @@ struct config {
   target_policy_settings targets;
   cluster_settings cluster;
   token_settings token;
+  health_config health;
+  alert_config alerts;
 };
 
 /// The process must end without running a command: help or version text (code 0, `text` for

@@ -59,6 +59,9 @@ class delivery_engine {
   caf::actor supervisor_handle() const { return caf::actor_cast<caf::actor>(supervisor_); }
   const endpoint_supervisor_actor& supervisor() const { return supervisor_; }
   const dlq_actor& dlq() const { return dlq_; }
+  const http_client_actor& http_client() const { return http_; }
+  const store_writer_actor& store_writer() const { return writer_; }
+  const loader_actor& loader() const { return loader_; }
 
   /// Graceful stop, part one: no new attempts start; waits until the attempts in flight are
   /// finished and recorded, at most the supervisor's drain timeout (plus a little). Call after

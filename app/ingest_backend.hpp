@@ -88,6 +88,7 @@ class ingestion {
   /// The router, e.g. to subscribe it elsewhere.
   const router_actor& router() const { return router_; }
   const ingest_actor& ingest() const { return ingest_; }
+  const committer_actor& committer() const { return committer_; }
 
   /// Tells ingest, the committer and the router to exit, in that order. Call after the HTTP
   /// server stopped. Idempotent; also done by the destructor.

@@ -12,6 +12,7 @@
 #include "actors/manager.hpp"
 #include "actors/messages.hpp"
 #include "app/delivery_engine.hpp"
+#include "app/health.hpp"
 #include "app/ingest_backend.hpp"
 #include "app/signals.hpp"
 #include "app/version.hpp"
@@ -78,6 +79,40 @@ class actor_stopper {
   Handle handle_;
 };
 
+// The actors the monitor watches and the alerts actor observes.
+health_targets health_targets_of(const delivery_engine& engine, const ingestion& ingestion_path,
+                                 const manager_actor& manager) {
+  health_targets t;
+  auto add = [&t](const char* name, const auto& handle) {
+    t.watched.push_back({name, caf::actor_cast<caf::actor>(handle)});
+  };
+  add("ingest", ingestion_path.ingest());
+  add("router", ingestion_path.router());
+  add("committer", ingestion_path.committer());
+  add("endpoint_supervisor", engine.supervisor());
+  add("dlq", engine.dlq());
+  add("store_writer", engine.store_writer());
+  add("http_client", engine.http_client());
+  add("loader", engine.loader());
+  add("manager", manager);
+  t.ingest = ingestion_path.ingest();
+  t.dlq = engine.dlq();
+  t.supervisor = engine.supervisor();
+  t.manager = manager;
+  return t;
+}
+
+health_settings health_settings_of(const config& cfg) {
+  health_settings s;
+  s.monitor.period = cfg.health.interval;
+  s.monitor.deadline = cfg.health.deadline;
+  s.alerts.client_id = cfg.alerts.client_id;
+  s.alerts.dlq_threshold = cfg.alerts.dlq_threshold;
+  s.alerts.crash_restarts = cfg.alerts.crash_restarts;
+  s.alerts.window = cfg.alerts.window;
+  return s;
+}
+
 }  // namespace
 
 int run_serve(const config& cfg, const std::shared_ptr<spdlog::logger>& log, std::ostream& err) {
@@ -130,8 +165,10 @@ int run_serve(const config& cfg, const std::shared_ptr<spdlog::logger>& log, std
 
   // Delivery: HTTP client, store writer, loader, DLQ and the endpoint supervisor, which
   // subscribes to the manager and recovers the pending deliveries of every partition.
-  delivery_engine_start engine_start =
-      delivery_engine::start_blocking(*actors, *store, clock, manager, policy.value(), log);
+  delivery_engine_settings engine_settings;
+  engine_settings.dlq.window = cfg.alerts.window;  // the DLQ counts what the alerts judge
+  delivery_engine_start engine_start = delivery_engine::start_blocking(
+      *actors, *store, clock, manager, policy.value(), log, engine_settings);
   if (!engine_start.value) {
     err << "webhookd: " << one_line(engine_start.error) << "\n";
     return exit_usage;
@@ -156,13 +193,23 @@ int run_serve(const config& cfg, const std::shared_ptr<spdlog::logger>& log, std
   http_config.max_payload_bytes =
       std::max(http_config.max_payload_bytes, ingestion_settings{}.api.max_batch_body_bytes);
 
-  storage::blocking_store* store_ptr = store.get();
+  // Health and alerts: the monitor pings every long-lived actor and the store for /readyz; the
+  // alerts actor watches the DLQ, endpoint restarts and the store.
+  health_start health_started = health::start_blocking(
+      *actors, *store, clock, health_targets_of(*engine, *ingestion_path, manager),
+      cfg.cluster.node_id, log, health_settings_of(cfg));
+  if (!health_started.value) {
+    err << "webhookd: " << one_line(health_started.error) << "\n";
+    return exit_usage;
+  }
+  std::unique_ptr<health> health_service = std::move(health_started.value);
+  health* health_ptr = health_service.get();
   auto server = std::make_unique<http::server>(
       http_config,
-      [store_ptr] {
-        auto ping = store_ptr->ping();
-        if (ping) return http::readiness{true, {}};
-        return http::readiness{false, "store unreachable: " + one_line(ping.err().message)};
+      [health_ptr] {
+        http::readiness state = health_ptr->readiness();
+        state.reason = one_line(state.reason);
+        return state;
       },
       log);
   management.register_routes(server->routes());
@@ -192,6 +239,7 @@ int run_serve(const config& cfg, const std::shared_ptr<spdlog::logger>& log, std
   server->stop();
   server.reset();
   log->info("http server stopped");
+  health_service.reset();
   ingestion_path.reset();
   // No new events: let the attempts in flight finish and be recorded (bounded), then stop.
   if (engine->drain_blocking())

@@ -52,7 +52,12 @@ void server::install_default_routes() {
     if (state.ready) {
       write_json(res, 200, {{"status", "ready"}});
     } else {
-      write_error(res, 503, "not_ready", state.reason.empty() ? "not ready" : state.reason);
+      // The API's error shape, plus the names of what failed.
+      write_json(res, 503,
+                 {{"error",
+                   {{"code", "not_ready"},
+                    {"message", state.reason.empty() ? "not ready" : state.reason}}},
+                  {"not_answering", state.not_answering}});
     }
   });
 }

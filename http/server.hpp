@@ -12,6 +12,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace webhookd::http {
 
@@ -27,10 +28,12 @@ struct http_settings {
   std::size_t max_payload_bytes = 4 * 1024 * 1024;  ///< larger request bodies get 413
 };
 
-/// What GET /readyz reports: ready, or not ready with a reason for operators.
+/// What GET /readyz reports: ready, or not ready with a reason for operators and the names of
+/// the checks that failed ("store", actor names).
 struct readiness {
   bool ready = false;
-  std::string reason;  ///< why not ready (ignored when ready)
+  std::string reason;                      ///< why not ready (ignored when ready)
+  std::vector<std::string> not_answering;  ///< what failed (ignored when ready)
 };
 
 /// Answers whether the service can take traffic. Called on an HTTP worker thread for every

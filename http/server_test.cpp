@@ -37,7 +37,7 @@ nlohmann::json body_of(const httplib::Result& res) { return nlohmann::json::pars
 }  // namespace
 
 TEST_CASE("server binds port 0 to a free port and answers /healthz", "[unit][http]") {
-  server srv(any_port_settings(), [] { return readiness{true, {}}; }, nullptr);
+  server srv(any_port_settings(), [] { return readiness{true, {}, {}}; }, nullptr);
   auto started = srv.start();
   REQUIRE(started.ok);
   CHECK(started.port != 0);
@@ -55,7 +55,8 @@ TEST_CASE("server binds port 0 to a free port and answers /healthz", "[unit][htt
 TEST_CASE("/readyz follows the readiness callback", "[unit][http]") {
   std::atomic<bool> ready{false};
   server srv(
-      any_port_settings(), [&] { return readiness{ready.load(), "store unreachable"}; }, nullptr);
+      any_port_settings(),
+      [&] { return readiness{ready.load(), "store unreachable", {"store"}}; }, nullptr);
   REQUIRE(srv.start().ok);
   auto client = client_for(srv);
 
@@ -65,6 +66,7 @@ TEST_CASE("/readyz follows the readiness callback", "[unit][http]") {
   auto body = body_of(res);
   CHECK(body["error"]["code"] == "not_ready");
   CHECK(body["error"]["message"] == "store unreachable");
+  CHECK(body["not_answering"] == nlohmann::json::array({"store"}));
 
   ready = true;
   res = client.Get("/readyz");
@@ -74,7 +76,7 @@ TEST_CASE("/readyz follows the readiness callback", "[unit][http]") {
 }
 
 TEST_CASE("routes added before start are served, errors use the JSON shape", "[unit][http]") {
-  server srv(any_port_settings(), [] { return readiness{true, {}}; }, nullptr);
+  server srv(any_port_settings(), [] { return readiness{true, {}, {}}; }, nullptr);
   srv.routes().Post("/echo", [](const httplib::Request& req, httplib::Response& res) {
     webhookd::http::write_json(res, 201, {{"echo", req.body}});
   });
@@ -125,12 +127,12 @@ TEST_CASE("routes added before start are served, errors use the JSON shape", "[u
 }
 
 TEST_CASE("a port in use is a start error, not a shared port", "[unit][http]") {
-  server first(any_port_settings(), [] { return readiness{true, {}}; }, nullptr);
+  server first(any_port_settings(), [] { return readiness{true, {}, {}}; }, nullptr);
   REQUIRE(first.start().ok);
 
   http_settings taken = any_port_settings();
   taken.port = first.port();
-  server second(taken, [] { return readiness{true, {}}; }, nullptr);
+  server second(taken, [] { return readiness{true, {}, {}}; }, nullptr);
   auto started = second.start();
   CHECK_FALSE(started.ok);
   CHECK_THAT(started.error, Catch::Contains("cannot listen on 127.0.0.1:" +
@@ -140,7 +142,7 @@ TEST_CASE("a port in use is a start error, not a shared port", "[unit][http]") {
 }
 
 TEST_CASE("stop closes the listener and is idempotent", "[unit][http]") {
-  server srv(any_port_settings(), [] { return readiness{true, {}}; }, nullptr);
+  server srv(any_port_settings(), [] { return readiness{true, {}, {}}; }, nullptr);
   REQUIRE(srv.start().ok);
   auto client = client_for(srv);
   REQUIRE(client.Get("/healthz"));
