@@ -1,6 +1,7 @@
 // A store outage: with webhookd on PostgreSQL, PostgreSQL is stopped; ingestion answers 503 with
-// Retry-After and never 202 while it is down, webhookd keeps running, and once PostgreSQL is
-// back new events are accepted and delivered.
+// Retry-After and never 202 while it is down, /readyz answers 503 naming the store, webhookd
+// keeps running, and once PostgreSQL is back new events are accepted and delivered, /readyz is
+// 200 again and the store-unreachable alert reaches the alert client's webhook.
 //
 // Needs scripts/with-postgres.sh, which also exports WEBHOOKD_TEST_PG_DATA (the data directory)
 // and WEBHOOKD_TEST_PG_CTL (the pg_ctl command, run as the postgres user when needed). Stopping
@@ -68,9 +69,17 @@ TEST_CASE("a store outage answers 503 with Retry-After, never 202, and delivery 
   pg_server_control postgres;
   world_options options;
   options.store_url = database.url();
+  options.extra_args = {"--alert-client-id", "ops", "--health-interval", "0.2"};
   engine_world world(options);
   const std::string path = "/outage";
   world.add_webhook(path, {"invoice.paid"}, {{"retry_policy", fast_retry_policy(5)}});
+  // The operator's alert webhook.
+  const std::string alerts_path = "/ops/alerts";
+  api_client ops(world.server(), "ops");
+  auto alert_hook = ops.create_webhook({{"callback_url", world.sink().url(alerts_path)},
+                                        {"event_types", {"webhookd.alert.*"}},
+                                        {"retry_policy", fast_retry_policy(5)}});
+  world.sink().configure({{"path", alerts_path}, {"secrets", {alert_hook.signing_secret}}});
   auto poster = world.poster();
   poster.accept_event(make_event(world.client_id(), "evt_outage_before", "invoice.paid"));
   REQUIRE(world.sink().wait_for(path, 1, milliseconds{30'000}));
@@ -97,10 +106,27 @@ TEST_CASE("a store outage answers 503 with Retry-After, never 202, and delivery 
   CHECK(statuses.count(202) == 0);
   CHECK(statuses[503] == posts);
   CHECK(first_other.empty());
-  auto ready = world.server().client().Get("/readyz");
-  REQUIRE(ready);
-  CHECK(ready->status == 503);
+  // /readyz names the store (the monitor pings it every 0.2 s).
+  int ready_status = 0;
+  std::string ready_text;
+  CHECK(wait_until(
+      [&] {
+        auto res = world.server().client().Get("/readyz");
+        ready_status = res ? res->status : 0;
+        ready_text = res ? res->body : std::string();
+        return ready_status == 503;
+      },
+      milliseconds{10'000}));
+  INFO("readyz: " << ready_status << " " << ready_text);
+  CHECK(ready_status == 503);
+  json ready_body = json::parse(ready_text, nullptr, false);
+  CHECK(ready_body["error"]["code"] == "not_ready");
+  CHECK(ready_body["error"]["message"].get<std::string>().rfind("store unreachable", 0) == 0);
+  REQUIRE(ready_body["not_answering"].is_array());
+  CHECK(ready_body["not_answering"][0] == "store");
   REQUIRE(world.server().proc().running());
+  // Nothing can be committed while the store is down: the alert is only logged so far.
+  CHECK(world.sink().count(alerts_path) == 0);
 
   REQUIRE(postgres.start());
 
@@ -122,7 +148,30 @@ TEST_CASE("a store outage answers 503 with Retry-After, never 202, and delivery 
     CHECK(d.at("verified") == "verified");
   }
   CHECK(delivered_after);
-  auto ready_again = world.server().client().Get("/readyz");
-  REQUIRE(ready_again);
-  CHECK(ready_again->status == 200);
+  int ready_again = 0;
+  std::string ready_again_text;
+  CHECK(wait_until(
+      [&] {
+        auto res = world.server().client().Get("/readyz");
+        ready_again = res ? res->status : 0;
+        ready_again_text = res ? res->body : std::string();
+        return ready_again == 200;
+      },
+      milliseconds{10'000}));
+  INFO("readyz: " << ready_again << " " << ready_again_text);
+  CHECK(ready_again == 200);
+
+  // The store-unreachable alert, held while the store was down, is delivered now: once.
+  REQUIRE(world.sink().wait_for(alerts_path, 1, milliseconds{30'000}));
+  auto alerts = world.sink().deliveries(alerts_path);
+  INFO("alerts: " << alerts.dump(2));
+  REQUIRE(alerts.size() == 1);
+  CHECK(alerts[0].at("verified") == "verified");
+  json alert = json::parse(alerts[0].at("body").get<std::string>());
+  CHECK(alert["type"] == "webhookd.alert.store_unreachable");
+  CHECK(alert["client_id"] == "ops");
+  CHECK(alert["data"]["alert"] == "webhookd.alert.store_unreachable");
+  CHECK_FALSE(alert["data"]["error"].get<std::string>().empty());
+  CHECK(alert["data"].contains("unreachable_since"));
+  CHECK_THAT(world.describe_server(), Catch::Contains("alert webhookd.alert.store_unreachable"));
 }
