@@ -6,6 +6,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
@@ -163,6 +164,83 @@ TEST_CASE("supervisor restarts a failed endpoint actor, which reloads and delive
   REQUIRE(st.endpoints.size() == 1);
   CHECK(st.endpoints[0].restarts == 1);
   CHECK(st.endpoints[0].webhook_id == w.id);
+}
+
+namespace {
+
+/// What the DLQ and the supervisor told their observer (the alerts actor in the app).
+struct observed_events {
+  std::mutex mutex;
+  std::vector<dlq_counter> parked;
+  std::vector<endpoint_restart> restarts;
+
+  template <class T>
+  std::vector<T> copy(const std::vector<T>& v) {
+    std::lock_guard<std::mutex> lock(mutex);
+    return v;
+  }
+};
+
+using engine_observer_actor = caf::typed_actor<caf::reacts_to<parked_atom, dlq_counter>,
+                                               caf::reacts_to<restarted_atom, endpoint_restart>>;
+
+engine_observer_actor::behavior_type engine_observer(engine_observer_actor::pointer,
+                                                     std::shared_ptr<observed_events> seen) {
+  return {
+      [seen](parked_atom, const dlq_counter& c) {
+        std::lock_guard<std::mutex> lock(seen->mutex);
+        seen->parked.push_back(c);
+      },
+      [seen](restarted_atom, const endpoint_restart& r) {
+        std::lock_guard<std::mutex> lock(seen->mutex);
+        seen->restarts.push_back(r);
+      },
+  };
+}
+
+}  // namespace
+
+TEST_CASE("the DLQ and the supervisor tell their observer of new entries and restarts", "[unit]") {
+  engine_rig rig;
+  auto seen = std::make_shared<observed_events>();
+  auto observer = rig.sys->spawn(engine_observer, seen);
+  auto w = add_test_webhook(rig.db.store(), "wh_observed");
+  rig.receiver->set_answer([](const http_request&) { return status_response(422); });
+  rig.start({w});
+  caf::anon_send(rig.dlq, subscribe_atom::value, caf::actor_cast<dlq_observer_actor>(observer));
+  caf::anon_send(rig.supervisor, subscribe_atom::value,
+                 caf::actor_cast<restart_observer_actor>(observer));
+
+  // Three deliveries straight to the DLQ: three counts, growing.
+  auto jobs = add_test_events(rig.db.store(), {w}, 3, "observed");
+  caf::anon_send(rig.supervisor, deliver_atom::value, jobs);
+  REQUIRE(wait_until([&] { return seen->copy(seen->parked).size() == 3; }));
+  auto parked = seen->copy(seen->parked);
+  for (std::size_t i = 0; i < parked.size(); ++i) {
+    CHECK(parked[i].webhook_id == w.id);
+    CHECK(parked[i].client_id == "c1");
+    CHECK(parked[i].in_window == i + 1);
+    CHECK(parked[i].total == i + 1);
+    CHECK_FALSE(parked[i].last_reason.empty());
+  }
+
+  // The endpoint actor dies: the restart is counted and reported with its webhook and client.
+  rig.receiver->set_hold(true);
+  auto more = add_test_events(rig.db.store(), {w}, 1, "observed-more");
+  caf::anon_send(rig.supervisor, deliver_atom::value, more);
+  REQUIRE(rig.receiver->wait_for(4));
+  caf::actor_addr victim = rig.receiver->snapshot().back().from;
+  rig.receiver->set_hold(false);
+  caf::anon_send_exit(victim, caf::exit_reason::kill);
+  REQUIRE(wait_until([&] { return seen->copy(seen->restarts).size() == 1; }));
+  auto restart = seen->copy(seen->restarts).at(0);
+  CHECK(restart.webhook_id == w.id);
+  CHECK(restart.client_id == "c1");
+  CHECK(restart.count == 1);
+  CHECK(restart.at > 0);
+  CHECK_THAT(restart.reason, Catch::Contains("kill"));
+  CHECK(rig.state().restarts == 1);
+  caf::anon_send_exit(observer, caf::exit_reason::user_shutdown);
 }
 
 TEST_CASE("supervisor applies config changes and removals", "[unit]") {

@@ -110,6 +110,9 @@ health_settings health_settings_of(const config& cfg) {
   s.alerts.dlq_threshold = cfg.alerts.dlq_threshold;
   s.alerts.crash_restarts = cfg.alerts.crash_restarts;
   s.alerts.window = cfg.alerts.window;
+  // The first /readyz may wait for the first round of checks (at most the deadline).
+  s.readiness_timeout =
+      std::max(s.readiness_timeout, cfg.health.deadline + std::chrono::seconds(1));
   return s;
 }
 
