@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -281,10 +282,15 @@ json store_ceiling(const std::string& backend, int fanout, int batch, double sec
           {"events_per_s", eps}};
 }
 
+// Sources by event-type family ("w", "q", "x", "a"): block k of a family's types (indexes
+// 100k .. 100k+99) is posted by sources[family][k], since a source may be allowed at most 100
+// event types; a family with one source uses it for every type.
+using source_map = std::map<std::string, std::vector<source_credentials>>;
+
 // Builds ingestion requests: single events or batches of `batch_events`, each event of a type
 // routed to `fanout` webhooks, signed like a real source. Records each event's due time.
 struct ingest_plan {
-  source_credentials source;
+  source_map sources;
   int webhooks = 1;
   int fanout = 1;
   bool batch = false;
@@ -294,36 +300,55 @@ struct ingest_plan {
   int hanging = 0;
   std::unordered_map<std::string, int64_t>* due_us = nullptr;
 
-  std::string type_of(int64_t n) const {
-    if (scale_active > 0) return "bench.a" + std::to_string(n % scale_active);
+  // The family and index of event n's type.
+  std::pair<std::string, int> type_of(int64_t n) const {
+    if (scale_active > 0) return {"a", static_cast<int>(n % scale_active)};
     if (hang_every > 0 && n % hang_every == 0) {
-      return "bench.x" + std::to_string((n / hang_every) % hanging);
+      return {"x", static_cast<int>((n / hang_every) % hanging)};
     }
-    if (fanout == 4) return "bench.q" + std::to_string(n % std::max(1, webhooks / 4));
-    return "bench.w" + std::to_string(n % webhooks);
+    return {family(), static_cast<int>(n % family_size())};
+  }
+  std::string family() const { return fanout == 4 ? "q" : "w"; }
+  int family_size() const { return fanout == 4 ? std::max(1, webhooks / 4) : webhooks; }
+
+  const source_credentials& source_for(const std::string& fam, int index) const {
+    const auto& list = sources.at(fam);
+    if (list.size() == 1) return list.front();
+    return list.at(static_cast<std::size_t>(index / 100));
   }
 
   prepared_request operator()(int64_t seq, int64_t due_unix_us, bool measured) const {
     prepared_request r;
+    const source_credentials* source = nullptr;
     if (!batch) {
       std::string id = tag + "-" + std::to_string(seq);
-      r.body = event_json(id, type_of(seq), padded_payload(seq, payload_bytes));
+      auto [fam, index] = type_of(seq);
+      r.body = event_json(id, "bench." + fam + std::to_string(index),
+                          padded_payload(seq, payload_bytes));
       r.path = "/api/v1/events";
+      source = &source_for(fam, index);
       if (due_us != nullptr && measured) (*due_us)[id] = due_unix_us;
     } else {
+      // Every event of a batch comes from one source: the types of one block of 100.
+      int size = family_size();
+      int blocks = (size + 99) / 100;
+      int base = static_cast<int>(seq % blocks) * 100;
+      int length = std::min(100, size - base);
+      source = &source_for(family(), base);
       r.body = "[";
       for (int j = 0; j < batch_events; ++j) {
         int64_t n = seq * batch_events + j;
         std::string id = tag + "-" + std::to_string(n);
         if (j > 0) r.body += ",";
-        r.body += event_json(id, type_of(n), padded_payload(n, payload_bytes));
+        r.body += event_json(id, "bench." + family() + std::to_string(base + j % length),
+                             padded_payload(n, payload_bytes));
         if (due_us != nullptr && measured) (*due_us)[id] = due_unix_us;
       }
       r.body += "]";
       r.path = "/api/v1/events/batch";
       r.events = batch_events;
     }
-    r.headers = source_headers(source, r.body);
+    r.headers = source_headers(*source, r.body);
     return r;
   }
 };
@@ -352,7 +377,7 @@ json inbound_ceiling(bool batch, int connections, double seconds) {
   if (port <= 0) throw std::runtime_error("inbound ceiling: cannot bind");
   std::thread runner([&] { srv.listen_after_bind(); });
   ingest_plan plan;
-  plan.source = {"ceiling-key", "ceiling-secret"};
+  plan.sources["w"] = {{"ceiling-key", "ceiling-secret"}};
   plan.webhooks = 1000;
   plan.batch = batch;
   plan.tag = "in";
@@ -410,7 +435,7 @@ json outbound_ceiling(sink& receiver, const std::string& secret, int connections
 // --- the fleet of webhooks --------------------------------------------------------------------
 
 struct fleet {
-  source_credentials source;
+  source_map sources;
   std::vector<bench_webhook> hooks;
   std::vector<bench_webhook> hanging;
 };
@@ -431,7 +456,16 @@ fleet register_fleet(server& srv, sink& receiver, int count) {
     if (i % 50 == 0)
       progress("event types: " + std::to_string(i) + "/" + std::to_string(types.size()));
   }
-  out.source = srv.create_source(types);
+  for (const auto& [fam, size] : std::vector<std::pair<std::string, int>>{
+           {"w", count}, {"q", std::max(1, count / 4)}, {"x", std::max(1, count / 10)}}) {
+    for (int base = 0; base < size; base += 100) {
+      std::vector<std::string> allowed;
+      for (int i = base; i < std::min(size, base + 100); ++i) {
+        allowed.push_back("bench." + fam + std::to_string(i));
+      }
+      out.sources[fam].push_back(srv.create_source(allowed));
+    }
+  }
   json sink_config = json::array();
   for (int i = 0; i < count; ++i) {
     std::string path = "/h/" + std::to_string(i);
@@ -499,7 +533,7 @@ std::string next_tag(const std::string& what) {
 json scenario_max_rate(const options& o, server& srv, sink& receiver, const fleet& f, int fanout,
                        bool batch) {
   ingest_plan plan;
-  plan.source = f.source;
+  plan.sources = f.sources;
   plan.webhooks = static_cast<int>(f.hooks.size());
   plan.fanout = fanout;
   plan.batch = batch;
@@ -545,7 +579,7 @@ json scenario_latency(const options& o, server& srv, sink& receiver, const fleet
                       int hang_every, const std::string& what) {
   std::unordered_map<std::string, int64_t> due_us;
   ingest_plan plan;
-  plan.source = f.source;
+  plan.sources = f.sources;
   plan.webhooks = static_cast<int>(f.hooks.size());
   plan.tag = next_tag("b");
   plan.due_us = &due_us;
@@ -597,13 +631,37 @@ json scenario_backlog(const options& o, const std::string& backend, sink& receiv
     }
     receiver.configure(config);
     auto start = steady::now();
-    int64_t seq = 0;
-    while (seq < o.backlog) {
-      int n = static_cast<int>(std::min<int64_t>(1000, o.backlog - seq));
-      auto appended = store->append_events(make_batch(ids, hooks, n, 1, seq));
-      if (!appended.ok()) throw std::runtime_error("append_events: " + appended.err().message);
-      progress("(e) writing the backlog: " + std::to_string(seq) + "/" + std::to_string(o.backlog));
+    // Chunks of 1,000 events with one delivery each; PostgreSQL takes several writers at once.
+    std::atomic<int64_t> next_chunk{0};
+    std::atomic<int64_t> written{0};
+    std::string failure;
+    std::mutex failure_mutex;
+    auto work = [&] {
+      for (int64_t chunk = next_chunk++; chunk * 1000 < o.backlog; chunk = next_chunk++) {
+        int64_t seq = chunk * 1000;
+        int n = static_cast<int>(std::min<int64_t>(1000, o.backlog - seq));
+        auto appended = store->append_events(make_batch(ids, hooks, n, 1, seq));
+        if (!appended.ok()) {
+          std::lock_guard lock(failure_mutex);
+          failure = "append_events: " + appended.err().message;
+          return;
+        }
+        written += n;
+      }
+    };
+    std::vector<std::thread> writers;
+    for (int t = 0; t < (backend == "pg" ? 4 : 1); ++t) writers.emplace_back(work);
+    while (written < o.backlog) {
+      {
+        std::lock_guard lock(failure_mutex);
+        if (!failure.empty()) break;
+      }
+      progress("(e) writing the backlog: " + std::to_string(written.load()) + "/" +
+               std::to_string(o.backlog));
+      std::this_thread::sleep_for(milliseconds(200));
     }
+    for (auto& w : writers) w.join();
+    if (!failure.empty()) throw std::runtime_error(failure);
     out["backlog"] = o.backlog;
     out["webhooks"] = hooks_count;
     out["insert_s"] = seconds_since(start);
@@ -761,7 +819,7 @@ json scenario_scale(const options& o, const std::string& backend, sink& receiver
   out["rss_after_start_kib"] = srv.memory_kib().second;
   std::unordered_map<std::string, int64_t> due_us;
   ingest_plan plan;
-  plan.source = source;
+  plan.sources["a"] = {source};
   plan.webhooks = o.scale_active;
   plan.scale_active = o.scale_active;
   plan.tag = next_tag("d");
@@ -812,6 +870,8 @@ json run_store(const options& o, const std::string& backend, sink& receiver,
     scratch_store where(backend);
     section("store " + backend + ": starting webhookd");
     server srv(where.url());
+    section("store " + backend + ": webhookd pid " + std::to_string(srv.pid()) + " at " +
+            srv.base_url());
     auto f = register_fleet(srv, receiver, o.webhooks);
     std::unique_ptr<sink> hang_sink;
     if (has_scenario(o, "a")) {
