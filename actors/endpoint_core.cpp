@@ -481,6 +481,7 @@ endpoint_state endpoint_core::snapshot(int64_t now_ms) const {
   endpoint_state s;
   s.webhook_id = config_.id;
   s.client_id = config_.client_id;
+  s.callback_url = config_.callback_url;
   s.status = locally_disabled_ ? std::string("disabled") : config_.status;
   s.tokens = bucket_.available(now_ms);
   s.rate_limit = bucket_.rate();

@@ -59,6 +59,7 @@ struct endpoint_settings {
 struct endpoint_state {
   std::string webhook_id;
   std::string client_id;
+  std::string callback_url;
   std::string status;        ///< the webhook's status as the endpoint applies it
   double tokens = 0;         ///< tokens in the bucket now
   double rate_limit = 0;     ///< tokens per second
@@ -82,10 +83,10 @@ struct endpoint_state {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, endpoint_state& x) {
-  return f(caf::meta::type_name("endpoint_state"), x.webhook_id, x.client_id, x.status, x.tokens,
-           x.rate_limit, x.queued_high, x.queued_standard, x.queued_bulk, x.waiting, x.in_flight,
-           x.recording, x.next_retry_at, x.circuit, x.last_error, x.succeeded, x.failed, x.retried,
-           x.received, x.restarts, x.ordered, x.draining);
+  return f(caf::meta::type_name("endpoint_state"), x.webhook_id, x.client_id, x.callback_url,
+           x.status, x.tokens, x.rate_limit, x.queued_high, x.queued_standard, x.queued_bulk,
+           x.waiting, x.in_flight, x.recording, x.next_retry_at, x.circuit, x.last_error,
+           x.succeeded, x.failed, x.retried, x.received, x.restarts, x.ordered, x.draining);
 }
 
 /// An attempt the core wants started now.

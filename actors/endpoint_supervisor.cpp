@@ -329,9 +329,9 @@ endpoint_supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer 
         snapshot->draining = st.draining;
         for (auto& [id, config] : st.configs)
           if (is_active(config)) snapshot->webhooks += 1;
-        std::vector<endpoint_actor> live;
+        std::vector<std::pair<std::string, endpoint_actor>> live;
         for (auto& [id, entry] : st.endpoints)
-          if (entry.handle) live.push_back(entry.handle);
+          if (entry.handle) live.emplace_back(id, entry.handle);
         snapshot->live = live.size();
         if (live.empty()) return *snapshot;
         auto rp = self->make_response_promise<supervisor_state>();
@@ -339,14 +339,17 @@ endpoint_supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer 
         auto finish_one = [rp, outstanding, snapshot]() mutable {
           if (--*outstanding == 0) rp.deliver(*snapshot);
         };
-        for (auto& handle : live)
-          self->request(handle, std::chrono::seconds(2), state_atom::value)
+        for (auto& [id, handle] : live)
+          self->request(handle, st.deps.settings.state_timeout, state_atom::value)
               .then(
                   [snapshot, finish_one](endpoint_state& s) mutable {
                     snapshot->endpoints.push_back(std::move(s));
                     finish_one();
                   },
-                  [finish_one](caf::error&) mutable { finish_one(); });
+                  [snapshot, finish_one, id = id](caf::error&) mutable {
+                    snapshot->unanswered.push_back(id);
+                    finish_one();
+                  });
         return rp;
       },
       [self](subscribe_atom, restart_observer_actor observer) {

@@ -68,12 +68,13 @@ struct supervisor_state {
                                     ///< draining): still pending in the store
   bool draining = false;
   std::vector<endpoint_state> endpoints;  ///< those that answered in time
+  std::vector<std::string> unanswered;    ///< webhook ids of live endpoints that did not
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, supervisor_state& x) {
   return f(caf::meta::type_name("supervisor_state"), x.live, x.webhooks, x.restarts, x.idle_stops,
-           x.jobs_forwarded, x.jobs_left_in_store, x.draining, x.endpoints);
+           x.jobs_forwarded, x.jobs_left_in_store, x.draining, x.endpoints, x.unanswered);
 }
 
 /// The supervisor's protocol:
@@ -91,7 +92,8 @@ typename Inspector::result_type inspect(Inspector& f, supervisor_state& x) {
 ///   them (each loads its own pending deliveries).
 /// - `drain_atom` -> ok_atom once every endpoint drained (or settings.drain_timeout passed):
 ///   no new attempts start anywhere after it.
-/// - `state_atom` -> supervisor_state (endpoints that don't answer within 2 s are left out).
+/// - `state_atom` -> supervisor_state (endpoints that don't answer within
+///   settings.state_timeout are listed in `unanswered` instead).
 /// - `subscribe_atom, restart_observer_actor`: sets who hears of every endpoint restart.
 /// - `restart_atom, webhook_id, generation`, `recovery_retry_atom, partitions`: internal.
 /// Every restart is counted (supervisor_state::restarts) and logged at warn with the webhook,
@@ -127,6 +129,8 @@ struct supervisor_settings {
   std::chrono::milliseconds max_restart_delay{30'000};
   /// How long a restart waits for the store writer to commit the failed actor's outcomes.
   std::chrono::milliseconds writer_sync_timeout{5'000};
+  /// How long `state_atom` waits for each endpoint's state.
+  std::chrono::milliseconds state_timeout{1'000};
   /// Retry delay of a recovery whose store read failed.
   std::chrono::milliseconds recovery_retry{2'000};
 

@@ -3,6 +3,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "core/rate_window.hpp"
+
 namespace webhookd {
 
 const char* to_string(ingest_errc code) {
@@ -65,6 +67,11 @@ struct ingest_state {
   int64_t commits = 0;
   int64_t failed_commits = 0;
   int64_t overloaded_requests = 0;
+  int64_t accepted_events = 0;
+  int64_t duplicate_events = 0;
+  const clock_source* clock = nullptr;
+  rate_window event_rate;
+  rate_window request_rate;
 
   static const char* name;
 };
@@ -96,6 +103,13 @@ void finish_commit(ingest_pointer self, const append_result& result) {
       } else {
         ++ack.accepted;
       }
+    }
+    st.accepted_events += ack.accepted;
+    st.duplicate_events += ack.duplicates;
+    if (st.clock) {
+      int64_t now = st.clock->now_ms();
+      st.event_rate.add(now, static_cast<uint64_t>(ack.accepted + ack.duplicates));
+      st.request_rate.add(now);
     }
     request.promise.deliver(ack);
   }
@@ -177,6 +191,7 @@ ingest_actor::behavior_type ingest_behavior(ingest_pointer self, ingest_deps dep
   st.committer = std::move(deps.committer);
   st.supervisor = std::move(deps.supervisor);
   st.log = std::move(deps.log);
+  st.clock = deps.clock;
   st.settings = deps.settings;
   return {
       [self](ingest_atom, std::vector<event>& events) -> caf::result<ingest_ack> {
@@ -220,6 +235,13 @@ ingest_actor::behavior_type ingest_behavior(ingest_pointer self, ingest_deps dep
         out.commits = st.commits;
         out.failed_commits = st.failed_commits;
         out.overloaded_requests = st.overloaded_requests;
+        out.accepted_events = st.accepted_events;
+        out.duplicate_events = st.duplicate_events;
+        if (st.clock) {
+          int64_t now = st.clock->now_ms();
+          out.events_per_second = st.event_rate.per_second(now);
+          out.requests_per_second = st.request_rate.per_second(now);
+        }
         return out;
       },
   };

@@ -14,6 +14,7 @@
 #include "actors/committer.hpp"
 #include "actors/messages.hpp"
 #include "actors/router.hpp"
+#include "core/clock.hpp"
 #include "core/model.hpp"
 
 /// The ingest actor: the group-commit buffer of docs/engine.md ("Ingest: 202 only after commit").
@@ -68,13 +69,20 @@ struct ingest_stats {
   int64_t commits = 0;            ///< commits started
   int64_t failed_commits = 0;
   int64_t overloaded_requests = 0;  ///< requests refused because the buffer was full
+  int64_t accepted_events = 0;      ///< committed as new since start
+  int64_t duplicate_events = 0;     ///< found stored already since start
+  /// Events acknowledged (accepted + duplicates) and requests answered per second over the last
+  /// rate_window (core/rate_window.hpp); 0 without a clock.
+  double events_per_second = 0;
+  double requests_per_second = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ingest_stats& x) {
   return f(caf::meta::type_name("ingest_stats"), x.routing_events, x.buffered_requests,
            x.buffered_events, x.committing_events, x.commits, x.failed_commits,
-           x.overloaded_requests);
+           x.overloaded_requests, x.accepted_events, x.duplicate_events, x.events_per_second,
+           x.requests_per_second);
 }
 
 /// The ingest actor's protocol:
@@ -107,6 +115,7 @@ struct ingest_deps {
   committer_actor committer;
   caf::actor supervisor;  ///< receiver of new deliveries; may be invalid (see put_atom)
   std::shared_ptr<spdlog::logger> log;  ///< may be null
+  const clock_source* clock = nullptr;  ///< times the rates; may be null (rates stay 0)
   ingest_settings settings;
 };
 

@@ -10,6 +10,7 @@
 #include "core/delivery_body.hpp"
 #include "core/event_types.hpp"
 #include "core/ids.hpp"
+#include "core/rate_window.hpp"
 #include "core/trigger_filter.hpp"
 
 namespace webhookd {
@@ -234,6 +235,8 @@ struct router_state {
   std::chrono::milliseconds subscribe_timeout{10'000};
   int64_t routed_events = 0;
   int64_t routed_deliveries = 0;
+  rate_window event_rate;
+  rate_window delivery_rate;
 
   static const char* name;
 };
@@ -263,6 +266,10 @@ router_actor::behavior_type router_behavior(router_actor::stateful_pointer<route
           st.routed_deliveries += static_cast<int64_t>(out.back().jobs.size());
         }
         st.routed_events += static_cast<int64_t>(out.size());
+        st.event_rate.add(now, out.size());
+        uint64_t jobs = 0;
+        for (const auto& item : out) jobs += item.jobs.size();
+        st.delivery_rate.add(now, jobs);
         return out;
       },
       [self](source_atom, const std::string& api_key) -> source_lookup {
@@ -302,6 +309,9 @@ router_actor::behavior_type router_behavior(router_actor::stateful_pointer<route
         router_stats out = self->state.table->stats();
         out.routed_events = self->state.routed_events;
         out.routed_deliveries = self->state.routed_deliveries;
+        int64_t now = self->state.clock->now_ms();
+        out.events_per_second = self->state.event_rate.per_second(now);
+        out.deliveries_per_second = self->state.delivery_rate.per_second(now);
         return out;
       },
   };

@@ -51,12 +51,14 @@ struct router_stats {
   int64_t sources = 0;   ///< sources in the registry
   int64_t routed_events = 0;
   int64_t routed_deliveries = 0;
+  double events_per_second = 0;  ///< routed over the last rate_window (core/rate_window.hpp)
+  double deliveries_per_second = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, router_stats& x) {
   return f(caf::meta::type_name("router_stats"), x.webhooks, x.clients, x.sources, x.routed_events,
-           x.routed_deliveries);
+           x.routed_deliveries, x.events_per_second, x.deliveries_per_second);
 }
 
 /// The router's protocol:

@@ -95,6 +95,7 @@ ingestion_start ingestion::start_blocking(caf::actor_system& system, storage::bl
   ingest_setup.router = router;
   ingest_setup.committer = committer;
   ingest_setup.log = log;
+  ingest_setup.clock = &clock;
   ingest_setup.settings = settings.engine;
   ingest_actor ingest = spawn_ingest(system, std::move(ingest_setup));
   // Owns the actors from here on: an early return stops them.
