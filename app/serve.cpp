@@ -9,8 +9,10 @@
 #include <string>
 #include <utility>
 
+#include "actors/introspector.hpp"
 #include "actors/manager.hpp"
 #include "actors/messages.hpp"
+#include "app/actor_console.hpp"
 #include "app/delivery_engine.hpp"
 #include "app/health.hpp"
 #include "app/ingest_backend.hpp"
@@ -18,6 +20,7 @@
 #include "app/version.hpp"
 #include "core/clock.hpp"
 #include "core/ssrf_policy.hpp"
+#include "http/actors_api.hpp"
 #include "http/auth.hpp"
 #include "http/management_api.hpp"
 #include "http/manager_client.hpp"
@@ -44,7 +47,7 @@ std::string url_authority(const std::string& host, uint16_t port) {
 
 // Opens the store or writes the one-line reason to `err`.
 std::unique_ptr<storage::blocking_store> open_store_or_report(const storage::store_settings& s,
-                                                             std::ostream& err) {
+                                                              std::ostream& err) {
   auto opened = storage::open_store_blocking(s);
   if (!opened) {
     err << "webhookd: cannot open store '" << redact_store_url(s.url)
@@ -123,8 +126,8 @@ int run_serve(const config& cfg, const std::shared_ptr<spdlog::logger>& log, std
   shutdown_signals signals;
 
   // The SSRF policy, built once: registration and delivery judge callback URLs by it.
-  auto policy = ssrf_policy::create(
-      ssrf_settings{cfg.targets.allow_private_targets, cfg.targets.allow_http});
+  auto policy =
+      ssrf_policy::create(ssrf_settings{cfg.targets.allow_private_targets, cfg.targets.allow_http});
   if (!policy) {
     err << "webhookd: invalid --allow-private-targets: " << one_line(policy.err().message) << "\n";
     return exit_usage;
@@ -180,8 +183,8 @@ int run_serve(const config& cfg, const std::shared_ptr<spdlog::logger>& log, std
 
   // Ingestion: router, committer and ingest actors, subscribed to the manager; committed
   // deliveries go to the endpoint supervisor.
-  ingestion_start ingest_start = ingestion::start_blocking(
-      *actors, *store, clock, caf::actor_cast<caf::actor>(manager), log);
+  ingestion_start ingest_start =
+      ingestion::start_blocking(*actors, *store, clock, caf::actor_cast<caf::actor>(manager), log);
   if (!ingest_start.value) {
     err << "webhookd: " << one_line(ingest_start.error) << "\n";
     return exit_usage;
@@ -191,6 +194,22 @@ int run_serve(const config& cfg, const std::shared_ptr<spdlog::logger>& log, std
     err << "webhookd: the ingest actor did not take the endpoint supervisor\n";
     return exit_usage;
   }
+  // The operator's view: GET /api/v1/actors (the introspector probes every long-lived actor)
+  // and the console page.
+  introspector_deps introspector_setup;
+  introspector_setup.ingest = ingestion_path->ingest();
+  introspector_setup.router = ingestion_path->router();
+  introspector_setup.supervisor = engine->supervisor();
+  introspector_setup.dlq = engine->dlq();
+  introspector_setup.writer = engine->store_writer();
+  introspector_setup.http = engine->http_client();
+  introspector_setup.clock = &clock;
+  introspector_actor introspector = spawn_introspector(*actors, std::move(introspector_setup));
+  actor_stopper<introspector_actor> introspector_guard(introspector);
+  store_attempts_backend attempts(*store);
+  http::actors_api actors_view(authenticator, *actors, introspector, attempts,
+                               std::chrono::seconds(5), log);
+
   // A batch may carry up to 16 MiB; the server refuses larger bodies before any handler runs.
   http::http_settings http_config = cfg.http;
   http_config.max_payload_bytes =
@@ -217,6 +236,7 @@ int run_serve(const config& cfg, const std::shared_ptr<spdlog::logger>& log, std
       log);
   management.register_routes(server->routes());
   ingestion_path->register_routes(server->routes());
+  actors_view.register_routes(server->routes());
   http::register_openapi_route(server->routes());
   auto started = server->start();
   if (!started.ok) {
@@ -242,6 +262,7 @@ int run_serve(const config& cfg, const std::shared_ptr<spdlog::logger>& log, std
   server->stop();
   server.reset();
   log->info("http server stopped");
+  introspector_guard.stop();
   health_service.reset();
   ingestion_path.reset();
   // No new events: let the attempts in flight finish and be recorded (bounded), then stop.
