@@ -12,6 +12,7 @@
 #include <utility>
 #include <variant>
 
+#include "webhookctl_actors.hpp"
 #include "webhookctl_format.hpp"
 
 #ifndef WEBHOOKCTL_VERSION
@@ -542,6 +543,23 @@ bool has_control_characters(const std::string& text) {
   });
 }
 
+// ---- actors ---------------------------------------------------------------------------------
+
+int actors_show(session& s) {
+  auto tree = s.call("GET", "/api/v1/actors");
+  if (!tree) return s.failure();
+  if (!tree->is_object()) {
+    s.fail("GET /api/v1/actors did not answer an object");
+    return s.failure();
+  }
+  if (s.json_output()) {
+    s.print_json(*tree);
+  } else {
+    print_actor_tree(s.out(), *tree);
+  }
+  return exit_ok;
+}
+
 }  // namespace
 
 std::optional<std::pair<std::string, std::string>> parse_header_arg(const std::string& text) {
@@ -682,6 +700,10 @@ int run(const std::vector<std::string>& args, const env_lookup& env,
   CLI::App* s_delete = command(sources, "delete", "Delete a source");
   s_delete->add_option("id", source_id, "Source id")->required();
   s_delete->callback([&] { chosen = [&](session& s) { return sources_delete(s, source_id); }; });
+
+  // actors
+  CLI::App* actors = command(&app, "actors", "The engine's live actor tree (admin)");
+  actors->callback([&] { chosen = [&](session& s) { return actors_show(s); }; });
 
   try {
     std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 wants them reversed

@@ -6,7 +6,8 @@
 //   webhookctl [--url SERVER] [--token JWT] [--json] [--timeout S] <group> <command> [args]
 //
 // Groups: webhooks (create, list, get, update, delete, rotate-secret), event-types (list,
-// create), sources (create, list, get, update, delete). See docs/api.md.
+// create), sources (create, list, get, update, delete); actors (the live actor tree, admin).
+// See docs/api.md.
 
 #include <functional>
 #include <memory>

@@ -419,3 +419,30 @@ TEST_CASE("webhookctl reports server refusals, unreachable servers and bad comma
   }
   check_healthy();
 }
+
+TEST_CASE("webhookctl actors prints the live actor tree (admin only)",
+          "[e2e][sqlite][webhookctl]") {
+  auto tree = webhookctl(as("ops", true, {"actors"}));
+  INFO(tree.description);
+  REQUIRE(tree.exited_with(0));
+  CHECK_THAT(tree.out, StartsWith("webhookd actors at "));
+  for (const char* actor :
+       {"ingest", "router", "endpoint_supervisor", "dlq", "store_writer", "http_client"}) {
+    CHECK_THAT(tree.out, Contains(actor));
+  }
+  CHECK_THAT(tree.out, !Contains("NOT ANSWERING"));
+  CHECK_THAT(tree.out, Contains("events/s"));
+
+  auto as_json = webhookctl(as("ops", true, {"--json", "actors"}));
+  INFO(as_json.description);
+  REQUIRE(as_json.exited_with(0));
+  json doc = as_json.out_json();
+  CHECK(doc.at("ingest").at("answered") == true);
+  CHECK(doc.at("endpoint_supervisor").at("endpoints").is_array());
+
+  auto refused = webhookctl(as("acme", false, {"actors"}));
+  INFO(refused.description);
+  CHECK(refused.exited_with(1));
+  CHECK_THAT(refused.err, Contains("error: forbidden"));
+  check_healthy();
+}
