@@ -119,6 +119,10 @@ std::string chromium_binary() {
 // Runs headless Chromium with `args` plus the flags it needs here (root: no sandbox; a fresh
 // profile); returns its stdout. Fails the test when it can't run or exits non-zero.
 std::string run_chromium(temp_dir& dir, std::vector<std::string> args) {
+  // Each run gets its own profile: a profile still locked by the previous run's helper
+  // processes would make this one hand over to it instead of loading the page.
+  static int runs = 0;
+  const std::string profile = dir.file("chromium-profile-" + std::to_string(++runs));
   const std::string binary = chromium_binary();
   INFO("chromium binary: " << binary << " (scripts/setup.sh installs Debian's chromium)");
   REQUIRE(std::filesystem::exists(binary));
@@ -128,7 +132,7 @@ std::string run_chromium(temp_dir& dir, std::vector<std::string> args) {
                                    "--disable-dev-shm-usage",
                                    "--no-first-run",
                                    "--hide-scrollbars",
-                                   "--user-data-dir=" + dir.file("chromium-profile")};
+                                   "--user-data-dir=" + profile};
   full.insert(full.end(), args.begin(), args.end());
   process_options options(full);
   options.env["HOME"] = dir.path().string();
