@@ -115,6 +115,7 @@ class outage_store final : public storage::blocking_store {
                                             const page_request& r) override {
     return inner_.list_dlq(c, f, r);
   }
+  storage::result<int64_t> count_dlq() override { return inner_.count_dlq(); }
   storage::result<std::vector<delivery>> replay_dlq(const std::string& c,
                                                     const std::vector<std::string>& ids,
                                                     int64_t now) override {

@@ -549,6 +549,7 @@ std::vector<std::pair<std::string, std::string>> statements() {
            "AND ($6::boolean OR replayed_at = 0) "
            "AND ($7::text = '' OR delivery_id < $7::text) "
            "ORDER BY delivery_id DESC LIMIT $8"},
+      {"dlq_count", "SELECT count(*) FROM dlq WHERE replayed_at = 0"},
       {"dlq_replay",
        "WITH wanted AS (SELECT w.id, min(w.ord) AS ord FROM json_array_elements_text($2::json) "
        "WITH ORDINALITY AS w(id, ord) GROUP BY w.id), "
@@ -894,6 +895,12 @@ class pg_store final : public blocking_store {
                                    limit + 1);
       return to_page(rows, limit, dlq_entry_from_row,
                      [](const dlq_entry& e) { return e.delivery_id; });
+    });
+  }
+
+  result<int64_t> count_dlq() override {
+    return read<int64_t>("count_dlq", [](pqxx::nontransaction& tx) -> result<int64_t> {
+      return tx.exec_prepared("dlq_count")[0][0].as<int64_t>();
     });
   }
 

@@ -436,6 +436,12 @@ class sqlite_store final : public blocking_store {
     });
   }
 
+  result<int64_t> count_dlq() override {
+    return locked("count DLQ entries", [&]() -> result<int64_t> {
+      return std::stoll(conn_->query_text("SELECT count(*) FROM dlq WHERE replayed_at = 0"));
+    });
+  }
+
   result<std::vector<delivery>> replay_dlq(const std::string& client_id,
                                            const std::vector<std::string>& delivery_ids,
                                            int64_t now) override {

@@ -111,6 +111,8 @@ public:
   // --- dead-letter queue ---
   virtual result<page<dlq_entry>> list_dlq(const std::string& client_id, const dlq_filter& filter,
                                            const page_request& req) = 0;
+  /// Entries not replayed yet, of every client (the DLQ size metric).
+  virtual result<int64_t> count_dlq() = 0;
   /// Marks the client's unreplayed entries with these delivery ids as replayed at `now` and sets
   /// their deliveries back to pending, due at `now`, in one transaction. Entries already replayed
   /// or foreign are skipped. Returns the requeued deliveries.

@@ -324,11 +324,16 @@ TEST_CASE_METHOD(store_fixture, "a client never sees, changes or deletes another
     by_webhook.webhook_id = wb.id;
     CHECK(STORE_OK(store().list_dlq(client_a, by_webhook, page_request{})).items.empty());
 
+    CHECK(STORE_OK(store().count_dlq()) == 2);  // every client's entries
     CHECK(STORE_OK(store().replay_dlq(client_a, {db.id}, now())).empty());
+    CHECK(STORE_OK(store().count_dlq()) == 2);
     auto b_entries = STORE_OK(store().list_dlq(client_b, dlq_filter{}, page_request{})).items;
     REQUIRE(b_entries.size() == 1);
     CHECK(b_entries[0].replayed_at == 0);
     check_state(STORE_OK(store().get_delivery(client_b, db.id)), delivery_status::failed, 1);
+    // B's own replay takes its entry out of the count.
+    CHECK(STORE_OK(store().replay_dlq(client_b, {db.id}, now())).size() == 1);
+    CHECK(STORE_OK(store().count_dlq()) == 1);
   }
 
   SECTION("the same event id under two clients is two events") {
@@ -839,6 +844,7 @@ TEST_CASE_METHOD(store_fixture, "record_attempts updates deliveries, keeps attem
   check_state(STORE_OK(store().get_delivery(client_a, d3.id)), delivery_status::pending, 1,
               t + 7000);
   CHECK(STORE_OK(store().list_dlq(client_a, dlq_filter{}, page_request{})).items.empty());
+  CHECK(STORE_OK(store().count_dlq()) == 0);
 
   advance(10'000);
   auto o4 = make_outcome(d2, 2, delivery_status::failed, t + 6000, 0, "client error 422");
@@ -873,6 +879,7 @@ TEST_CASE_METHOD(store_fixture, "record_attempts updates deliveries, keeps attem
   CHECK(dlq[0].event_type == "user.created");
   CHECK(dlq[0].reason == "client error 422");
   CHECK(dlq[0].replayed_at == 0);
+  CHECK(STORE_OK(store().count_dlq()) == 1);
 
   // No longer due; the pending one is, at its new time.
   CHECK(ids_of(STORE_OK(store().load_due_deliveries(all_partitions(), t + 8999, 100))).empty());
