@@ -1,5 +1,6 @@
 #include "actors/committer.hpp"
 
+#include <chrono>
 #include <stdexcept>
 #include <utility>
 
@@ -26,6 +27,7 @@ namespace {
 struct committer_state {
   storage::blocking_store* store = nullptr;
   std::shared_ptr<spdlog::logger> log;
+  std::shared_ptr<const commit_metrics> metrics;
 
   static const char* name;
 };
@@ -34,12 +36,23 @@ const char* committer_state::name = "committer";
 
 committer_actor::behavior_type committer_behavior(
     committer_actor::stateful_pointer<committer_state> self, storage::blocking_store* store,
-    std::shared_ptr<spdlog::logger> log) {
+    std::shared_ptr<spdlog::logger> log, std::shared_ptr<const commit_metrics> metrics) {
   self->state.store = store;
   self->state.log = std::move(log);
+  self->state.metrics = std::move(metrics);
   return {
       [self](commit_atom, const std::vector<new_event>& batch) -> caf::result<append_result> {
+        auto started = std::chrono::steady_clock::now();
         auto appended = self->state.store->append_events(batch);
+        if (const auto& m = self->state.metrics) {
+          if (appended) {
+            m->seconds->observe(
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+            m->batch_size->observe(static_cast<double>(batch.size()));
+          } else {
+            m->failures->inc();
+          }
+        }
         if (!appended) {
           if (self->state.log) {
             self->state.log->warn("committer: appending {} events failed: {}: {}", batch.size(),
@@ -55,9 +68,10 @@ committer_actor::behavior_type committer_behavior(
 }  // namespace
 
 committer_actor spawn_committer(caf::actor_system& system, storage::blocking_store* store,
-                                std::shared_ptr<spdlog::logger> log) {
+                                std::shared_ptr<spdlog::logger> log,
+                                std::shared_ptr<const commit_metrics> metrics) {
   if (store == nullptr) throw std::logic_error("spawn_committer: a store is required");
-  return system.spawn<caf::detached>(committer_behavior, store, std::move(log));
+  return system.spawn<caf::detached>(committer_behavior, store, std::move(log), std::move(metrics));
 }
 
 }  // namespace webhookd

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/actor_metrics.hpp"
 #include "actors/messages.hpp"
 #include "core/model.hpp"
 #include "storage/store.hpp"
@@ -43,8 +44,10 @@ std::optional<storage::error> commit_failure_of(const caf::error& err);
 using committer_actor =
     caf::typed_actor<caf::replies_to<commit_atom, std::vector<new_event>>::with<append_result>>;
 
-/// Spawns the committer detached. `store` must outlive the actor.
+/// Spawns the committer detached. `store` must outlive the actor. `metrics` (may be null)
+/// receives the latency and size of every commit and counts failed ones.
 committer_actor spawn_committer(caf::actor_system& system, storage::blocking_store* store,
-                                std::shared_ptr<spdlog::logger> log);
+                                std::shared_ptr<spdlog::logger> log,
+                                std::shared_ptr<const commit_metrics> metrics = nullptr);
 
 }  // namespace webhookd

@@ -15,6 +15,7 @@ struct endpoint_actor_state {
   static const char* name;
   endpoint_deps deps;
   std::unique_ptr<endpoint_core> core;
+  std::unique_ptr<endpoint_gauges> gauges;  // this actor's share of the delivery gauges
   uint64_t received = 0;
   uint64_t wake_generation = 0;
   std::optional<int64_t> wake_at;
@@ -108,8 +109,16 @@ void record_outcome(endpoint_pointer self, attempt_outcome outcome) {
 
 void complete_attempt(endpoint_pointer self, const std::string& id, const attempt_report& report) {
   auto& st = self->state;
-  auto verdict = st.core->on_attempt_finished(id, report, now_ms(self));
+  const delivery_job* job = st.core->job(id);
+  int64_t created_at = job != nullptr ? job->row.created_at : 0;
+  int64_t now = now_ms(self);
+  auto verdict = st.core->on_attempt_finished(id, report, now);
   if (verdict.outcome.att.delivery_id.empty()) return;  // not in flight (cannot happen)
+  if (const auto& m = st.deps.metrics) {
+    m->count_attempt(report.result, report.duration_ms);
+    if (verdict.decision.verdict == delivery_verdict::success && created_at > 0)
+      m->e2e_seconds->observe(static_cast<double>(std::max<int64_t>(0, now - created_at)) / 1000.0);
+  }
   log_attempt(self, id, verdict);
   bool disable = verdict.disable_webhook;
   std::string reason = verdict.disable_reason;
@@ -221,6 +230,11 @@ void pump(endpoint_pointer self) {
   schedule_wake(self, st.core->next_wake(now), now);
   check_drain(self);
   check_idle(self);
+  const auto& core = *st.core;
+  int64_t running = core.in_flight();
+  st.gauges->update(priority_of(core.config().priority),
+                    static_cast<int64_t>(core.held()) - running - core.recording(), running,
+                    core.circuit() != circuit_state::closed);
 }
 
 endpoint_actor::behavior_type endpoint_behavior(endpoint_pointer self, endpoint_deps deps) {
@@ -228,6 +242,7 @@ endpoint_actor::behavior_type endpoint_behavior(endpoint_pointer self, endpoint_
   st.deps = std::move(deps);
   st.core = std::make_unique<endpoint_core>(st.deps.config, st.deps.settings,
                                             st.deps.clock->now_ms(), st.deps.seed);
+  st.gauges = std::make_unique<endpoint_gauges>(st.deps.metrics);
   if (!st.core->policy_error().empty() && st.deps.log)
     st.deps.log->warn("webhook {}: retry_policy refused ({}), using the default schedule",
                       st.deps.config.id, st.core->policy_error());

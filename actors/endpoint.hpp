@@ -10,6 +10,7 @@
 
 #include "actors/dlq.hpp"
 #include "actors/endpoint_core.hpp"
+#include "actors/actor_metrics.hpp"
 #include "actors/http_client.hpp"
 #include "actors/loader.hpp"
 #include "actors/manager.hpp"
@@ -58,6 +59,7 @@ struct endpoint_deps {
   std::shared_ptr<spdlog::logger> log;  ///< may be null
   int32_t restarts = 0;                 ///< how often this webhook's actor was restarted before
   uint64_t seed = 0;                    ///< retry jitter
+  std::shared_ptr<const delivery_metrics> metrics;  ///< may be null (not measured)
 };
 
 /// Spawns an endpoint actor. It loads the webhook's pending deliveries from the store at once

@@ -210,6 +210,8 @@ class endpoint_core {
   int in_flight() const { return in_flight_; }
   int recording() const { return recording_; }
   std::size_t held() const { return jobs_.size(); }
+  /// The circuit breaker's state as of the last start_due or outcome.
+  circuit_state circuit() const { return breaker_.state(); }
 
  private:
   enum class phase { ready, waiting, in_flight, recording };

@@ -64,6 +64,7 @@ endpoint_entry& spawn_for(supervisor_pointer self, const std::string& webhook_id
   d.log = st.deps.log;
   d.restarts = st.restarts[webhook_id];
   d.seed = st.deps.seed + 0x9E3779B97F4A7C15ull * ++st.spawned;
+  d.metrics = st.deps.metrics;
   auto handle = spawn_endpoint(self->system(), std::move(d));
   self->monitor(handle);
   auto& entry = st.endpoints[webhook_id];

@@ -12,6 +12,7 @@
 #include "actors/dlq.hpp"
 #include "actors/endpoint.hpp"
 #include "actors/endpoint_core.hpp"
+#include "actors/actor_metrics.hpp"
 #include "actors/http_client.hpp"
 #include "actors/loader.hpp"
 #include "actors/manager.hpp"
@@ -151,6 +152,8 @@ struct supervisor_deps {
   std::shared_ptr<spdlog::logger> log;  ///< may be null
   supervisor_settings settings;
   uint64_t seed = 0;  ///< seeds every endpoint's jitter
+  /// Shared by every endpoint actor; may be null (not measured).
+  std::shared_ptr<const delivery_metrics> metrics;
 };
 
 /// Spawns the supervisor; it starts recovery of settings.partitions at once.

@@ -46,6 +46,23 @@ const char* store_writer_state::name = "store_writer";
 
 using writer_pointer = store_writer_actor::stateful_pointer<store_writer_state>;
 
+/// Calls record_attempts, measuring it.
+storage::status record_measured(writer_pointer self, const std::vector<attempt_outcome>& batch) {
+  auto& st = self->state;
+  auto started = std::chrono::steady_clock::now();
+  auto written = st.deps.store->record_attempts(batch);
+  if (const auto& m = st.deps.metrics) {
+    if (written.ok()) {
+      m->seconds->observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      m->batch_size->observe(static_cast<double>(batch.size()));
+    } else {
+      m->failures->inc();
+    }
+  }
+  return written;
+}
+
 bool is_row_error(storage::errc code) {
   return code == storage::errc::not_found || code == storage::errc::invalid;
 }
@@ -82,7 +99,7 @@ bool write_one_by_one(writer_pointer self, std::size_t n) {
   auto& st = self->state;
   for (std::size_t i = 0; i < n; ++i) {
     auto& front = st.queue.front();
-    auto single = st.deps.store->record_attempts({front.outcome});
+    auto single = record_measured(self, {front.outcome});
     if (single.ok()) {
       commit_front(self, 1);
       continue;
@@ -109,7 +126,7 @@ bool flush(writer_pointer self) {
     std::vector<attempt_outcome> batch;
     batch.reserve(n);
     for (std::size_t i = 0; i < n; ++i) batch.push_back(st.queue[i].outcome);
-    auto written = st.deps.store->record_attempts(batch);
+    auto written = record_measured(self, batch);
     bool ok = written.ok();
     if (ok) {
       commit_front(self, n);

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "actors/actor_metrics.hpp"
 #include "actors/messages.hpp"
 #include "core/model.hpp"
 #include "storage/store.hpp"
@@ -86,6 +87,8 @@ struct store_writer_deps {
   storage::blocking_store* store = nullptr;
   std::shared_ptr<spdlog::logger> log;  ///< may be null
   store_writer_settings settings;
+  /// Latency and size of every record_attempts transaction, failures; may be null.
+  std::shared_ptr<const commit_metrics> metrics = nullptr;
 };
 
 /// The caf::error for a store error (category "store", code = the errc, context = message).

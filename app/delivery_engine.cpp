@@ -33,7 +33,11 @@ delivery_engine_start delivery_engine::start_blocking(
   http.policy = std::make_shared<const ssrf_policy>(policy);
   http.user_agent = std::string("webhookd/") + version();
   engine->http_ = spawn_http_client(system, std::move(http));
-  engine->writer_ = spawn_store_writer(system, store_writer_deps{&store, log, settings.writer});
+  std::shared_ptr<const commit_metrics> writer_metrics;
+  if (settings.metrics)
+    writer_metrics = commit_metrics::create(*settings.metrics, commit_writer::attempts);
+  engine->writer_ = spawn_store_writer(
+      system, store_writer_deps{&store, log, settings.writer, std::move(writer_metrics)});
   engine->loader_ = spawn_loader(system, loader_deps{&store, &clock, log, settings.loader_workers});
   engine->dlq_ = spawn_dlq(system, dlq_deps{engine->loader_, &clock, log, settings.dlq});
 
@@ -48,6 +52,7 @@ delivery_engine_start delivery_engine::start_blocking(
   sup.log = log;
   sup.settings = std::move(settings.supervisor);
   sup.seed = std::random_device{}();
+  if (settings.metrics) sup.metrics = delivery_metrics::create(*settings.metrics);
   if (log)
     log->info("delivery engine: {} active webhooks, recovering {} partitions", sup.webhooks.size(),
               sup.settings.partitions.size());

@@ -14,6 +14,7 @@
 #include "actors/manager.hpp"
 #include "actors/store_writer.hpp"
 #include "core/clock.hpp"
+#include "core/metrics.hpp"
 #include "core/ssrf_policy.hpp"
 #include "storage/store.hpp"
 
@@ -28,6 +29,9 @@ struct delivery_engine_settings {
   dlq_settings dlq;
   http_client_settings http;  ///< policy and user_agent are filled in by start_blocking
   std::size_t loader_workers = 2;
+  /// Receives the delivery metrics (attempts, latencies, endpoint gauges, the store writer's
+  /// commits); null: not measured. Must outlive the engine.
+  metrics::registry* metrics = nullptr;
 };
 
 class delivery_engine;

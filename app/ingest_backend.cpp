@@ -90,7 +90,11 @@ ingestion_start ingestion::start_blocking(caf::actor_system& system, storage::bl
   router_setup.webhooks = std::move(webhooks.value());
   router_setup.sources = std::move(sources.value());
   router_actor router = spawn_router(system, std::move(router_setup));
-  committer_actor committer = spawn_committer(system, &store, log);
+  settings.api.metrics = settings.metrics;
+  committer_actor committer = spawn_committer(
+      system, &store, log,
+      settings.metrics ? commit_metrics::create(*settings.metrics, commit_writer::ingest)
+                       : nullptr);
   ingest_deps ingest_setup;
   ingest_setup.router = router;
   ingest_setup.committer = committer;

@@ -11,6 +11,7 @@
 
 #include "actors/ingest.hpp"
 #include "actors/router.hpp"
+#include "core/metrics.hpp"
 #include "http/ingest_api.hpp"
 #include "storage/store.hpp"
 
@@ -52,6 +53,9 @@ struct ingestion_settings {
   ingest_settings engine;
   http::ingest_api_settings api;
   ingest_deadlines deadlines;
+  /// Receives the ingestion metrics (routes and group commit); null: not measured. Must
+  /// outlive the ingestion. Overrides api.metrics.
+  metrics::registry* metrics = nullptr;
 };
 
 class ingestion;

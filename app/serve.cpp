@@ -19,11 +19,13 @@
 #include "app/signals.hpp"
 #include "app/version.hpp"
 #include "core/clock.hpp"
+#include "core/metrics.hpp"
 #include "core/ssrf_policy.hpp"
 #include "http/actors_api.hpp"
 #include "http/auth.hpp"
 #include "http/management_api.hpp"
 #include "http/manager_client.hpp"
+#include "http/metrics_route.hpp"
 #include "http/reachability.hpp"
 #include "http/server.hpp"
 #include "storage/store.hpp"
@@ -119,6 +121,21 @@ health_settings health_settings_of(const config& cfg) {
   return s;
 }
 
+// Metrics of the process as a whole: build info and the DLQ size, counted by the store at
+// scrape time (it also sees entries replayed through the API).
+void register_process_metrics(metrics::registry& registry, storage::blocking_store& store) {
+  registry.add_gauge_family("webhookd_build_info", "Always 1; the version as a label.", {"version"})
+      .labels({version()})
+      .set(1);
+  registry.add_gauge_reader("webhookd_dlq_size",
+                            "DLQ entries not replayed yet (all clients; counted by the store).",
+                            [&store]() -> std::optional<double> {
+                              auto count = store.count_dlq();
+                              if (!count) return std::nullopt;
+                              return static_cast<double>(count.value());
+                            });
+}
+
 }  // namespace
 
 int run_serve(const config& cfg, const std::shared_ptr<spdlog::logger>& log, std::ostream& err) {
@@ -148,6 +165,11 @@ int run_serve(const config& cfg, const std::shared_ptr<spdlog::logger>& log, std
   }
   log->info("store {} ready at schema version {}", store->backend(), schema.value());
 
+  // One registry for every module's metrics (GET /metrics); declared before the actor system so
+  // it outlives every actor that updates it.
+  metrics::registry metrics;
+  register_process_metrics(metrics, *store);
+
   caf::actor_system_config actor_config;
   configure_actor_system(actor_config);
   auto actors = std::make_unique<caf::actor_system>(actor_config);
@@ -173,6 +195,7 @@ int run_serve(const config& cfg, const std::shared_ptr<spdlog::logger>& log, std
   // subscribes to the manager and recovers the pending deliveries of every partition.
   delivery_engine_settings engine_settings;
   engine_settings.dlq.window = cfg.alerts.window;  // the DLQ counts what the alerts judge
+  engine_settings.metrics = &metrics;
   delivery_engine_start engine_start = delivery_engine::start_blocking(
       *actors, *store, clock, manager, policy.value(), log, engine_settings);
   if (!engine_start.value) {
@@ -183,8 +206,10 @@ int run_serve(const config& cfg, const std::shared_ptr<spdlog::logger>& log, std
 
   // Ingestion: router, committer and ingest actors, subscribed to the manager; committed
   // deliveries go to the endpoint supervisor.
-  ingestion_start ingest_start =
-      ingestion::start_blocking(*actors, *store, clock, caf::actor_cast<caf::actor>(manager), log);
+  ingestion_settings ingest_settings;
+  ingest_settings.metrics = &metrics;
+  ingestion_start ingest_start = ingestion::start_blocking(
+      *actors, *store, clock, caf::actor_cast<caf::actor>(manager), log, ingest_settings);
   if (!ingest_start.value) {
     err << "webhookd: " << one_line(ingest_start.error) << "\n";
     return exit_usage;
@@ -238,6 +263,7 @@ int run_serve(const config& cfg, const std::shared_ptr<spdlog::logger>& log, std
   ingestion_path->register_routes(server->routes());
   actors_view.register_routes(server->routes());
   http::register_openapi_route(server->routes());
+  http::register_metrics_route(server->routes(), metrics);
   auto started = server->start();
   if (!started.ok) {
     err << "webhookd: " << one_line(started.error) << "\n";

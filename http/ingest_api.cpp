@@ -1,5 +1,6 @@
 #include "http/ingest_api.hpp"
 
+#include <chrono>
 #include <cmath>
 #include <optional>
 #include <string_view>
@@ -31,6 +32,7 @@ struct refusal {
   int status = 400;
   std::string code;
   std::string message;
+  const char* reason = nullptr;  // the metric's reason when it isn't `code`
 };
 
 refusal invalid(std::string message) {
@@ -210,9 +212,38 @@ void write_refusal(httplib::Response& res, const refusal& r) {
 
 }  // namespace
 
+const std::vector<std::string>& ingest_rejection_reasons() {
+  static const std::vector<std::string> reasons{
+      "unauthorized",      "forbidden",   "payload_too_large", "invalid_json",
+      "validation_failed", "unavailable", "overloaded"};
+  return reasons;
+}
+
 ingest_api::ingest_api(ingest_backend& backend, const clock_source& clock,
                        ingest_api_settings settings, std::shared_ptr<spdlog::logger> log)
-    : backend_(backend), clock_(clock), settings_(settings), log_(std::move(log)) {}
+    : backend_(backend), clock_(clock), settings_(settings), log_(std::move(log)) {
+  if (metrics::registry* registry = settings_.metrics) {
+    measures_.accepted = &registry->add_counter(
+        "webhookd_events_accepted_total", "Events newly stored by the ingestion routes (202).");
+    measures_.duplicates =
+        &registry->add_counter("webhookd_events_duplicate_total",
+                               "Events acknowledged as duplicates of stored ones (202, not "
+                               "stored again).");
+    measures_.rejected = &registry->add_counter_family(
+        "webhookd_events_rejected_total",
+        "Ingestion requests refused, by reason (a refused batch counts once).", {"reason"});
+    for (const auto& reason : ingest_rejection_reasons()) measures_.rejected->labels({reason});
+    measures_.ack_seconds =
+        &registry->add_histogram("webhookd_ingest_ack_seconds",
+                                 "Time from the ingestion handler's start to its 202 answer "
+                                 "(authentication, validation, routing and durable commit).",
+                                 metrics::latency_buckets());
+  }
+}
+
+void ingest_api::count_rejection(const std::string& reason) {
+  if (measures_.rejected) measures_.rejected->labels({reason}).inc();
+}
 
 void ingest_api::register_routes(httplib::Server& routes) {
   routes.Post("/api/v1/events", [this](const httplib::Request& req, httplib::Response& res) {
@@ -224,7 +255,11 @@ void ingest_api::register_routes(httplib::Server& routes) {
 }
 
 void ingest_api::handle(const httplib::Request& req, httplib::Response& res, bool batch) {
-  auto refuse = [&res](refusal r) { write_refusal(res, r); };
+  const auto started = std::chrono::steady_clock::now();
+  auto refuse = [this, &res](refusal r) {
+    count_rejection(r.reason != nullptr ? std::string(r.reason) : r.code);
+    write_refusal(res, r);
+  };
 
   // 1. Size, before any work.
   std::size_t limit = batch ? settings_.max_batch_body_bytes : settings_.max_event_body_bytes;
@@ -301,9 +336,15 @@ void ingest_api::handle(const httplib::Request& req, httplib::Response& res, boo
     case submit_result::kind::accepted:
       write_json(res, 202,
                  {{"accepted", submitted.accepted}, {"duplicates", submitted.duplicates}});
+      if (measures_.accepted) {
+        measures_.accepted->inc(static_cast<uint64_t>(submitted.accepted));
+        measures_.duplicates->inc(static_cast<uint64_t>(submitted.duplicates));
+        measures_.ack_seconds->observe(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      }
       return;
     case submit_result::kind::overloaded:
-      return refuse({503, "unavailable", "overloaded: " + submitted.message});
+      return refuse({503, "unavailable", "overloaded: " + submitted.message, "overloaded"});
     case submit_result::kind::unavailable:
       if (log_) log_->warn("ingest: {} events refused: {}", count, submitted.message);
       return refuse({503, "unavailable", submitted.message});

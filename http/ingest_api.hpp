@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/clock.hpp"
+#include "core/metrics.hpp"
 #include "core/model.hpp"
 
 /// The ingestion routes of design section 3: POST /api/v1/events (one event) and
@@ -59,7 +60,15 @@ struct ingest_api_settings {
   std::size_t max_batch_events = 1000;
   /// Largest distance between X-Source-Timestamp and now (401 beyond).
   int64_t timestamp_tolerance_seconds = 300;
+  /// Where the routes count accepted, duplicate and refused events and the ack latency; null:
+  /// not measured. Must outlive the routes.
+  metrics::registry* metrics = nullptr;
 };
+
+/// The reasons of webhookd_events_rejected_total{reason}: the error codes of the answers
+/// (unauthorized, forbidden, payload_too_large, invalid_json, validation_failed, unavailable)
+/// and "overloaded" for a 503 because the engine's buffer is full.
+const std::vector<std::string>& ingest_rejection_reasons();
 
 /// Longest event_id and client_id, in bytes.
 inline constexpr std::size_t max_event_id_length = 255;
@@ -84,10 +93,21 @@ class ingest_api {
   void handle(const httplib::Request& req, httplib::Response& res, bool batch);
 
  private:
+  /// Handles of the ingestion metrics (all null when not measured).
+  struct measures {
+    metrics::counter* accepted = nullptr;
+    metrics::counter* duplicates = nullptr;
+    metrics::counter_family* rejected = nullptr;
+    metrics::histogram* ack_seconds = nullptr;
+  };
+
+  void count_rejection(const std::string& reason);
+
   ingest_backend& backend_;
   const clock_source& clock_;
   ingest_api_settings settings_;
   std::shared_ptr<spdlog::logger> log_;
+  measures measures_;
 };
 
 }  // namespace webhookd::http
