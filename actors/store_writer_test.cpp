@@ -111,6 +111,14 @@ class outage_store final : public storage::blocking_store {
                                              int64_t due) override {
     return inner_.requeue_delivery(c, id, due);
   }
+  storage::result<delivery> resend_delivery(const std::string& c, const std::string& id,
+                                            int64_t now) override {
+    return inner_.resend_delivery(c, id, now);
+  }
+  storage::result<attempt_feed> list_attempt_feed(const std::string& c,
+                                                  const attempt_feed_request& r) override {
+    return inner_.list_attempt_feed(c, r);
+  }
   storage::result<page<dlq_entry>> list_dlq(const std::string& c, const dlq_filter& f,
                                             const page_request& r) override {
     return inner_.list_dlq(c, f, r);

@@ -5,8 +5,9 @@
 #include <string>
 #include <vector>
 
-/// The domain model: the objects webhookd keeps and passes between its parts. Times are unix milliseconds (UTC). JSON-valued fields are kept as
-/// serialized JSON text: the store never interprets them.
+/// The domain model: the objects webhookd keeps and passes between its parts. Times are unix
+/// milliseconds (UTC). JSON-valued fields are kept as serialized JSON text: the store never
+/// interprets them.
 namespace webhookd {
 
 /// Number of delivery partitions; a delivery's partition is partition_of(webhook_id).
@@ -32,8 +33,8 @@ struct webhook {
   std::string description;
   std::string status = "active";  ///< active | paused | disabled
   std::string disabled_reason;
-  std::string signing_secret;           ///< "whsec_..."
-  std::string previous_secret;          ///< still signs until previous_secret_expires_at
+  std::string signing_secret;   ///< "whsec_..."
+  std::string previous_secret;  ///< still signs until previous_secret_expires_at
   int64_t previous_secret_expires_at = 0;
   int64_t created_at = 0;
   int64_t updated_at = 0;
@@ -111,8 +112,8 @@ struct attempt {
   int attempt_no = 0;  ///< 1-based
   int64_t started_at = 0;
   int64_t duration_ms = 0;
-  int status_code = 0;         ///< HTTP status, 0 when no response
-  std::string error;           ///< transport error, empty when a response came back
+  int status_code = 0;           ///< HTTP status, 0 when no response
+  std::string error;             ///< transport error, empty when a response came back
   std::string response_excerpt;  ///< first 4 KiB of the response body
 };
 
@@ -123,6 +124,31 @@ struct attempt_outcome {
   delivery_status new_status = delivery_status::pending;
   int64_t next_attempt_at = 0;  ///< meaningful when new_status is pending
   std::string dlq_reason;
+};
+
+/// An attempt as the attempt feed shows it: the attempt with its delivery's webhook and event,
+/// and its position in the feed (`seq` grows in the order attempts are recorded).
+struct attempt_record {
+  int64_t seq = 0;
+  std::string webhook_id;
+  std::string event_id;
+  std::string event_type;
+  attempt att;
+};
+
+/// Which attempts the feed returns: the client's attempts recorded after `after`, oldest first;
+/// with `after` < 0, the latest `limit` ones (still oldest first).
+struct attempt_feed_request {
+  std::string webhook_id;  ///< empty = every webhook of the client
+  int64_t after = -1;
+  int limit = 50;
+};
+
+/// One read of the attempt feed. `cursor` is the seq of the last item, or when there is none the
+/// request's `after` (0 for a first read): pass it as the next request's `after`.
+struct attempt_feed {
+  std::vector<attempt_record> items;
+  int64_t cursor = 0;
 };
 
 /// A delivery parked in the dead-letter queue.

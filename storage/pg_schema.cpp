@@ -131,6 +131,11 @@ CREATE TABLE partition_leases (
   expires_at bigint NOT NULL
 );
 )sql"},
+    // The attempt feed's position: attempts in the order they were recorded.
+    {5, R"sql(
+ALTER TABLE delivery_attempts ADD COLUMN seq bigserial;
+CREATE INDEX delivery_attempts_seq_idx ON delivery_attempts (seq);
+)sql"},
 };
 
 struct civil_date {

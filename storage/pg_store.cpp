@@ -541,6 +541,25 @@ std::vector<std::pair<std::string, std::string>> statements() {
        "updated_at = $3 WHERE client_id = $1 AND id = $2 RETURNING " +
            delivery_cols},
 
+      {"delivery_resend",
+       "UPDATE deliveries SET status = 'pending', next_attempt_at = $3, updated_at = $3 "
+       "WHERE client_id = $1 AND id = $2 AND status IN ('succeeded', 'failed') RETURNING " +
+           delivery_cols},
+      {"delivery_status", "SELECT status FROM deliveries WHERE client_id = $1 AND id = $2"},
+      {"dlq_mark_resent",
+       "UPDATE dlq SET replayed_at = $2 WHERE delivery_id = $1 AND replayed_at = 0"},
+      {"attempt_feed_after",
+       "SELECT " + attempts_table.select_list("a") +
+           ", a.seq, d.webhook_id, d.event_id, d.event_type FROM delivery_attempts a "
+           "JOIN deliveries d ON d.id = a.delivery_id WHERE d.client_id = $1 "
+           "AND ($2::text = '' OR d.webhook_id = $2::text) AND a.seq > $3::bigint "
+           "ORDER BY a.seq LIMIT $4"},
+      {"attempt_feed_latest",
+       "SELECT " + attempts_table.select_list("a") +
+           ", a.seq, d.webhook_id, d.event_id, d.event_type FROM delivery_attempts a "
+           "JOIN deliveries d ON d.id = a.delivery_id WHERE d.client_id = $1 "
+           "AND ($2::text = '' OR d.webhook_id = $2::text) ORDER BY a.seq DESC LIMIT $3"},
+
       {"dlq_list",
        "SELECT " + dlq_cols +
            " FROM dlq WHERE client_id = $1 AND ($2::text = '' OR webhook_id = $2::text) "
@@ -881,6 +900,44 @@ class pg_store final : public blocking_store {
     return write<delivery>("requeue_delivery", [&](pqxx::work& tx) {
       return first_row(tx.exec_prepared("delivery_requeue", client_id, id, due_at),
                        delivery_from_row, "delivery " + id);
+    });
+  }
+
+  result<delivery> resend_delivery(const std::string& client_id, const std::string& id,
+                                   int64_t now) override {
+    return write<delivery>("resend_delivery", [&](pqxx::work& tx) -> result<delivery> {
+      auto rows = tx.exec_prepared("delivery_resend", client_id, id, now);
+      if (rows.empty()) {
+        auto current = tx.exec_prepared("delivery_status", client_id, id);
+        if (current.empty()) return error{errc::not_found, "delivery " + id + " not found"};
+        return error{errc::conflict, "delivery " + id + " is " + current[0][0].as<std::string>()};
+      }
+      tx.exec_prepared("dlq_mark_resent", id, now);
+      return delivery_from_row(rows[0]);
+    });
+  }
+
+  result<attempt_feed> list_attempt_feed(const std::string& client_id,
+                                         const attempt_feed_request& req) override {
+    int limit = clamp_limit(req.limit);
+    return read<attempt_feed>("list_attempt_feed", [&](pqxx::nontransaction& tx) {
+      const bool latest = req.after < 0;
+      auto rows = latest ? tx.exec_prepared("attempt_feed_latest", client_id, req.webhook_id, limit)
+                         : tx.exec_prepared("attempt_feed_after", client_id, req.webhook_id,
+                                            req.after, limit);
+      attempt_feed feed;
+      for (const auto& row : rows) {
+        attempt_record r;
+        r.att = attempt_from_row(row);
+        r.seq = row[7].as<int64_t>();
+        r.webhook_id = row[8].as<std::string>();
+        r.event_id = row[9].as<std::string>();
+        r.event_type = row[10].as<std::string>();
+        feed.items.push_back(std::move(r));
+      }
+      if (latest) std::reverse(feed.items.begin(), feed.items.end());
+      feed.cursor = feed.items.empty() ? std::max<int64_t>(req.after, 0) : feed.items.back().seq;
+      return feed;
     });
   }
 

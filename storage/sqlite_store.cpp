@@ -417,6 +417,62 @@ class sqlite_store final : public blocking_store {
     });
   }
 
+  result<delivery> resend_delivery(const std::string& client_id, const std::string& id,
+                                   int64_t now) override {
+    return locked("resend delivery " + quoted(id), [&]() -> result<delivery> {
+      transaction tx(*conn_);
+      auto current =
+          conn_->prepare("SELECT status FROM deliveries WHERE client_id = ?1 AND id = ?2");
+      if (!current.bind(client_id, id).step()) return not_found("delivery " + quoted(id));
+      const std::string status = current.column_text(0);
+      current.run();
+      if (status != "succeeded" && status != "failed")
+        return error{errc::conflict, "delivery " + quoted(id) + " is " + status};
+      auto stmt = conn_->prepare(
+          "UPDATE deliveries SET status = 'pending', next_attempt_at = ?2, updated_at = ?2 "
+          "WHERE id = ?1 RETURNING " +
+          std::string(sqlite::deliveries_table.columns));
+      auto row = fetch_one<delivery>(stmt.bind(id, now));
+      if (!row) return not_found("delivery " + quoted(id));
+      conn_->prepare("UPDATE dlq SET replayed_at = ?2 WHERE delivery_id = ?1 AND replayed_at = 0")
+          .bind(id, now)
+          .run();
+      tx.commit();
+      return std::move(*row);
+    });
+  }
+
+  result<attempt_feed> list_attempt_feed(const std::string& client_id,
+                                         const attempt_feed_request& req) override {
+    int limit = clamp_page_size(req.limit);
+    // The rowid is the feed position: attempts are only ever appended, and webhookd never runs
+    // VACUUM (which could renumber them).
+    return locked("read the attempt feed", [&]() -> result<attempt_feed> {
+      const bool latest = req.after < 0;
+      auto stmt = conn_->prepare(
+          "SELECT a.delivery_id, a.attempt_no, a.started_at, a.duration_ms, a.status_code, "
+          "a.error, a.response_excerpt, a.rowid, d.webhook_id, d.event_id, d.event_type "
+          "FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id "
+          "WHERE d.client_id = ?1 AND (?2 = '' OR d.webhook_id = ?2) AND a.rowid > ?3 "
+          "ORDER BY a.rowid " +
+          std::string(latest ? "DESC" : "ASC") + " LIMIT ?4");
+      stmt.bind(client_id, req.webhook_id, latest ? int64_t{0} : req.after, limit);
+      attempt_feed feed;
+      while (stmt.step()) {
+        attempt_record r;
+        r.att = sqlite::read_row<attempt>(stmt);
+        r.seq = stmt.column_int64(7);
+        r.webhook_id = stmt.column_text(8);
+        r.event_id = stmt.column_text(9);
+        r.event_type = stmt.column_text(10);
+        feed.items.push_back(std::move(r));
+      }
+      if (latest) std::reverse(feed.items.begin(), feed.items.end());
+      feed.cursor = feed.items.empty() ? std::max<int64_t>(req.after, 0) : feed.items.back().seq;
+      return feed;
+    });
+  }
+
   // --- dead-letter queue ---
 
   result<page<dlq_entry>> list_dlq(const std::string& client_id, const dlq_filter& filter,

@@ -28,7 +28,7 @@ enum class pending_order {
 /// threads at once. No call throws: failures come back as `error`s. Rows of one client are never
 /// visible through another client's id: a foreign row is `not_found`.
 class blocking_store {
-public:
+ public:
   virtual ~blocking_store() = default;
 
   /// "sqlite" or "postgresql".
@@ -93,7 +93,8 @@ public:
   /// deleted) keeps status `cancelled` and gets no DLQ entry; its attempt is still recorded.
   virtual status record_attempts(const std::vector<attempt_outcome>& outcomes) = 0;
   virtual result<delivery> get_delivery(const std::string& client_id, const std::string& id) = 0;
-  /// One webhook's deliveries, newest first; `after` is the id of the last row of the previous page.
+  /// One webhook's deliveries, newest first; `after` is the id of the last row of the previous
+  /// page.
   virtual result<page<delivery>> list_deliveries(const std::string& client_id,
                                                  const std::string& webhook_id,
                                                  const delivery_filter& filter,
@@ -107,6 +108,17 @@ public:
   /// Sets a delivery back to pending, due at `due_at` (manual resend); keeps its attempt count.
   virtual result<delivery> requeue_delivery(const std::string& client_id, const std::string& id,
                                             int64_t due_at) = 0;
+
+  /// Manual resend: sets a succeeded or failed delivery back to pending, due at `now`, and marks
+  /// its DLQ entry (if it has one not replayed yet) replayed at `now`, in one transaction; the
+  /// attempt count is kept (numbering continues). not_found for a missing or foreign delivery;
+  /// conflict when it is pending (already queued) or cancelled (its webhook was deleted).
+  virtual result<delivery> resend_delivery(const std::string& client_id, const std::string& id,
+                                           int64_t now) = 0;
+  /// The client's attempts in the order they were recorded (see attempt_feed_request), at most
+  /// req.limit (clamped to 1..1000), optionally of one webhook only.
+  virtual result<attempt_feed> list_attempt_feed(const std::string& client_id,
+                                                 const attempt_feed_request& req) = 0;
 
   // --- dead-letter queue ---
   virtual result<page<dlq_entry>> list_dlq(const std::string& client_id, const dlq_filter& filter,
@@ -133,8 +145,8 @@ public:
 
 /// Settings for opening a store.
 struct store_settings {
-  std::string url;     ///< "sqlite:PATH" or "postgresql://..." / "postgres://..."
-  int pool_size = 4;   ///< PostgreSQL connections
+  std::string url;    ///< "sqlite:PATH" or "postgresql://..." / "postgres://..."
+  int pool_size = 4;  ///< PostgreSQL connections
 };
 
 /// Opens (creating if needed) the store at settings.url and applies pending migrations.

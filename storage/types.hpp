@@ -8,7 +8,10 @@ namespace webhookd::storage {
 
 using webhookd::append_result;
 using webhookd::attempt;
+using webhookd::attempt_feed;
+using webhookd::attempt_feed_request;
 using webhookd::attempt_outcome;
+using webhookd::attempt_record;
 using webhookd::delivery;
 using webhookd::delivery_filter;
 using webhookd::delivery_status;

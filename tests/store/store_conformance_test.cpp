@@ -1140,6 +1140,115 @@ TEST_CASE_METHOD(store_fixture, "replay_dlq requeues once; foreign and replayed 
   }
 }
 
+TEST_CASE_METHOD(store_fixture,
+                 "resend_delivery requeues a succeeded or failed delivery and closes its DLQ entry",
+                 "[store]") {
+  auto w = add_webhook(client_a);
+  auto wb = add_webhook(client_b);
+  auto ok = add_event(client_a, {w}).deliveries[0];
+  auto parked = add_event(client_a, {w}).deliveries[0];
+  auto waiting = add_event(client_a, {w}).deliveries[0];
+  auto foreign = add_event(client_b, {wb}).deliveries[0];
+  record(ok, 1, delivery_status::succeeded);
+  record(parked, 1, delivery_status::failed, 0, "client error HTTP 400");
+  record(waiting, 1, delivery_status::pending, now() + 5000);
+  record(foreign, 1, delivery_status::succeeded);
+  advance(1000);
+  const int64_t t = now();
+
+  check_state(STORE_OK(store().resend_delivery(client_a, ok.id, t)), delivery_status::pending, 1,
+              t);
+  check_state(STORE_OK(store().get_delivery(client_a, ok.id)), delivery_status::pending, 1, t);
+
+  auto resent = STORE_OK(store().resend_delivery(client_a, parked.id, t));
+  check_state(resent, delivery_status::pending, 1, t);
+  CHECK(STORE_OK(store().list_dlq(client_a, dlq_filter{}, page_request{})).items.empty());
+  dlq_filter with_replayed;
+  with_replayed.include_replayed = true;
+  auto closed = STORE_OK(store().list_dlq(client_a, with_replayed, page_request{})).items;
+  REQUIRE(closed.size() == 1);
+  CHECK(closed[0].replayed_at == t);
+  // The DLQ entry can't be replayed any more: the resend was its replay.
+  CHECK(STORE_OK(store().replay_dlq(client_a, {parked.id}, t + 1)).empty());
+
+  // Pending (queued or in flight) is a conflict, also right after a resend; so is cancelled.
+  STORE_ERR(store().resend_delivery(client_a, waiting.id, t), conflict);
+  STORE_ERR(store().resend_delivery(client_a, ok.id, t), conflict);
+  check_state(STORE_OK(store().get_delivery(client_a, waiting.id)), delivery_status::pending, 1,
+              now() + 4000);
+  CHECK(STORE_OK(store().delete_webhook(client_a, w.id)) == 3);  // the three pending ones
+  STORE_ERR(store().resend_delivery(client_a, waiting.id, t), conflict);
+
+  // Another client's delivery and an unknown one are not found, and left alone.
+  STORE_ERR(store().resend_delivery(client_a, foreign.id, t), not_found);
+  STORE_ERR(store().resend_delivery(client_a, "msg_missing", t), not_found);
+  check_state(STORE_OK(store().get_delivery(client_b, foreign.id)), delivery_status::succeeded, 1);
+  CHECK(STORE_OK(store().list_attempts(client_a, parked.id)).size() == 1);
+}
+
+TEST_CASE_METHOD(store_fixture, "the attempt feed returns a client's attempts in recorded order",
+                 "[store]") {
+  auto w1 = add_webhook(client_a);
+  auto w2 = add_webhook(client_a);
+  auto wb = add_webhook(client_b);
+  auto d1 = add_event(client_a, {w1}).deliveries[0];
+  auto d2 = add_event(client_a, {w2}).deliveries[0];
+  auto db = add_event(client_b, {wb}).deliveries[0];
+  record(d1, 1, delivery_status::pending, now() + 10);
+  record(db, 1, delivery_status::pending, now() + 10);
+  record(d2, 1, delivery_status::succeeded);
+  record(d1, 2, delivery_status::succeeded);
+
+  auto feed_of = [&](const std::string& client, const std::string& webhook_id, int64_t after,
+                     int limit) {
+    attempt_feed_request req;
+    req.webhook_id = webhook_id;
+    req.after = after;
+    req.limit = limit;
+    return STORE_OK(store().list_attempt_feed(client, req));
+  };
+  auto keys = [](const attempt_feed& feed) {
+    std::vector<std::string> out;
+    for (const auto& r : feed.items)
+      out.push_back(r.att.delivery_id + "#" + std::to_string(r.att.attempt_no));
+    return out;
+  };
+
+  auto all = feed_of(client_a, "", -1, 50);
+  CHECK(keys(all) == std::vector<std::string>{d1.id + "#1", d2.id + "#1", d1.id + "#2"});
+  REQUIRE(all.items.size() == 3);
+  CHECK(all.items[0].webhook_id == w1.id);
+  CHECK(all.items[1].webhook_id == w2.id);
+  CHECK(all.items[1].event_id == d2.event_id);
+  CHECK(all.items[1].event_type == d2.event_type);
+  CHECK(all.items[0].seq < all.items[1].seq);
+  CHECK(all.items[1].seq < all.items[2].seq);
+  CHECK(all.cursor == all.items[2].seq);
+
+  // The latest N, still oldest first; then only what comes after a cursor.
+  CHECK(keys(feed_of(client_a, "", -1, 2)) == std::vector<std::string>{d2.id + "#1", d1.id + "#2"});
+  CHECK(keys(feed_of(client_a, "", all.items[0].seq, 50)) ==
+        std::vector<std::string>{d2.id + "#1", d1.id + "#2"});
+  CHECK(keys(feed_of(client_a, "", all.items[0].seq, 1)) == std::vector<std::string>{d2.id + "#1"});
+  auto none = feed_of(client_a, "", all.cursor, 50);
+  CHECK(none.items.empty());
+  CHECK(none.cursor == all.cursor);
+  CHECK(keys(feed_of(client_a, w1.id, -1, 50)) ==
+        std::vector<std::string>{d1.id + "#1", d1.id + "#2"});
+
+  // A new attempt shows up after the cursor; another client's never does.
+  record(db, 2, delivery_status::succeeded);
+  auto d3 = add_event(client_a, {w2}).deliveries[0];
+  record(d3, 1, delivery_status::succeeded);
+  CHECK(keys(feed_of(client_a, "", all.cursor, 50)) == std::vector<std::string>{d3.id + "#1"});
+  CHECK(keys(feed_of(client_b, "", -1, 50)) ==
+        std::vector<std::string>{db.id + "#1", db.id + "#2"});
+  CHECK(feed_of(client_b, w1.id, -1, 50).items.empty());
+  auto empty = feed_of("nobody", "", -1, 50);
+  CHECK(empty.items.empty());
+  CHECK(empty.cursor == 0);
+}
+
 // ------------------------------------------------------------------------------------------------
 // Concurrency
 
