@@ -3,6 +3,7 @@
 #include "actors/alerts.hpp"
 #include "actors/manager.hpp"
 #include "actors/monitor.hpp"
+#include "actors/tracker.hpp"
 
 namespace webhookd {
 
@@ -29,6 +30,16 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<health_report>("health_report");
   cfg.add_message_type<endpoint_restart>("endpoint_restart");
   cfg.add_message_type<alerts_stats>("alerts_stats");
+  cfg.add_message_type<page<delivery>>("page<delivery>");
+  cfg.add_message_type<dlq_entry>("dlq_entry");
+  cfg.add_message_type<page<dlq_entry>>("page<dlq_entry>");
+  cfg.add_message_type<dlq_filter>("dlq_filter");
+  cfg.add_message_type<attempt>("attempt");
+  cfg.add_message_type<delivery_detail>("delivery_detail");
+  cfg.add_message_type<delivery_query>("delivery_query");
+  cfg.add_message_type<attempt_feed_request>("attempt_feed_request");
+  cfg.add_message_type<attempt_record>("attempt_record");
+  cfg.add_message_type<attempt_feed>("attempt_feed");
 }
 
 }  // namespace webhookd

@@ -57,6 +57,10 @@ delivery_engine_start delivery_engine::start_blocking(
     log->info("delivery engine: {} active webhooks, recovering {} partitions", sup.webhooks.size(),
               sup.settings.partitions.size());
   engine->supervisor_ = spawn_endpoint_supervisor(system, std::move(sup));
+  engine->tracker_ =
+      spawn_tracker(system, tracker_deps{&store, &clock,
+                                         caf::actor_cast<replay_target_actor>(engine->supervisor_),
+                                         log, settings.tracker_workers});
   out.value = std::move(engine);
   return out;
 }
@@ -81,6 +85,7 @@ void delivery_engine::stop() {
     if (handle) caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
     handle = nullptr;
   };
+  stop_one(tracker_);
   stop_one(supervisor_);
   stop_one(dlq_);
   stop_one(http_);

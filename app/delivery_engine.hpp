@@ -13,6 +13,7 @@
 #include "actors/loader.hpp"
 #include "actors/manager.hpp"
 #include "actors/store_writer.hpp"
+#include "actors/tracker.hpp"
 #include "core/clock.hpp"
 #include "core/metrics.hpp"
 #include "core/ssrf_policy.hpp"
@@ -29,6 +30,7 @@ struct delivery_engine_settings {
   dlq_settings dlq;
   http_client_settings http;  ///< policy and user_agent are filled in by start_blocking
   std::size_t loader_workers = 2;
+  std::size_t tracker_workers = 2;
   /// Receives the delivery metrics (attempts, latencies, endpoint gauges, the store writer's
   /// commits); null: not measured. Must outlive the engine.
   metrics::registry* metrics = nullptr;
@@ -66,15 +68,17 @@ class delivery_engine {
   const http_client_actor& http_client() const { return http_; }
   const store_writer_actor& store_writer() const { return writer_; }
   const loader_actor& loader() const { return loader_; }
+  /// Answers the delivery tracking API; resends go to the supervisor.
+  const tracker_actor& tracker() const { return tracker_; }
 
   /// Graceful stop, part one: no new attempts start; waits until the attempts in flight are
   /// finished and recorded, at most the supervisor's drain timeout (plus a little). Call after
   /// the HTTP server and ingestion stopped. Returns false when the wait was cut short.
   bool drain_blocking();
 
-  /// Part two: tells the supervisor (and its endpoints), the DLQ actor, the HTTP client, the
-  /// store writer (which writes what it still holds) and the loader to exit, in that order.
-  /// Idempotent; also done by the destructor.
+  /// Part two: tells the tracker, the supervisor (and its endpoints), the DLQ actor, the HTTP
+  /// client, the store writer (which writes what it still holds) and the loader to exit, in that
+  /// order. Idempotent; also done by the destructor.
   void stop();
 
  private:
@@ -88,6 +92,7 @@ class delivery_engine {
   loader_actor loader_;
   dlq_actor dlq_;
   endpoint_supervisor_actor supervisor_;
+  tracker_actor tracker_;
 };
 
 }  // namespace webhookd::app

@@ -28,6 +28,8 @@
 #include "http/metrics_route.hpp"
 #include "http/reachability.hpp"
 #include "http/server.hpp"
+#include "http/tracking_api.hpp"
+#include "http/tracking_client.hpp"
 #include "storage/store.hpp"
 
 namespace webhookd::app {
@@ -203,6 +205,10 @@ int run_serve(const config& cfg, const std::shared_ptr<spdlog::logger>& log, std
     return exit_usage;
   }
   std::unique_ptr<delivery_engine> engine = std::move(engine_start.value);
+  // The delivery tracking and DLQ routes ask the engine's tracker and DLQ actor.
+  http::tracking_client tracking_client(*actors, engine->tracker(), engine->dlq(),
+                                        std::chrono::seconds(10));
+  http::tracking_api tracking(authenticator, tracking_client, log);
 
   // Ingestion: router, committer and ingest actors, subscribed to the manager; committed
   // deliveries go to the endpoint supervisor.
@@ -260,6 +266,7 @@ int run_serve(const config& cfg, const std::shared_ptr<spdlog::logger>& log, std
       },
       log);
   management.register_routes(server->routes());
+  tracking.register_routes(server->routes());
   ingestion_path->register_routes(server->routes());
   actors_view.register_routes(server->routes());
   http::register_openapi_route(server->routes());

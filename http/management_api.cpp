@@ -1,7 +1,6 @@
 #include "http/management_api.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <iterator>
 #include <string>
 #include <utility>
@@ -10,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "http/management_json.hpp"
+#include "http/query_params.hpp"
 #include "http/request_body.hpp"
 #include "http/response.hpp"
 
@@ -20,31 +20,6 @@ namespace {
 using json = nlohmann::json;
 
 const char* const id_pattern = "([A-Za-z0-9_]{1,64})";
-
-// limit (1..1000, default 50) and cursor of a list request.
-api_result<page_request> page_of(const httplib::Request& req) {
-  page_request page;
-  if (req.has_param("limit")) {
-    const std::string text = req.get_param_value("limit");
-    bool digits = !text.empty() && text.size() <= 4 &&
-                  text.find_first_not_of("0123456789") == std::string::npos;
-    int value = digits ? std::stoi(text) : 0;
-    if (value < 1 || value > 1000) {
-      return validation_failed("limit: must be an integer from 1 to 1000");
-    }
-    page.limit = value;
-  }
-  if (req.has_param("cursor")) {
-    page.after = req.get_param_value("cursor");
-    bool valid =
-        !page.after.empty() && page.after.size() <= 256 &&
-        std::all_of(page.after.begin(), page.after.end(), [](char c) {
-          return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
-        });
-    if (!valid) return validation_failed("cursor: not a cursor returned by this API");
-  }
-  return page;
-}
 
 // A callback URL that passed the SSRF policy: normalised, with the addresses its host resolved to.
 struct vetted_url {
