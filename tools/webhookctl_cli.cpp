@@ -9,6 +9,7 @@
 #include <iterator>
 #include <set>
 #include <sstream>
+#include <thread>
 #include <utility>
 #include <variant>
 
@@ -28,6 +29,9 @@ namespace {
 constexpr const char* webhooks_path = "/api/v1/webhooks";
 constexpr const char* event_types_path = "/api/v1/event-types";
 constexpr const char* sources_path = "/api/v1/sources";
+constexpr const char* deliveries_path = "/api/v1/deliveries";
+constexpr const char* dlq_path = "/api/v1/dlq";
+constexpr const char* attempts_path = "/api/v1/attempts";
 
 // A command line that parsed but makes no sense (bad JSON argument, unreadable file, ...).
 struct usage_error {
@@ -155,6 +159,12 @@ class session {
     return std::nullopt;
   }
 
+  // fail() as an exit code.
+  int failure_of(const std::string& message) {
+    fail(message);
+    return failure_;
+  }
+
   void print_json(const json& value) {
     out_ << value.dump(2, ' ', false, json::error_handler_t::replace) << '\n';
   }
@@ -203,7 +213,8 @@ std::optional<list_page> fetch_list(session& s, const std::string& path, const l
     std::string query;
     if (args.limit > 0) query = "limit=" + std::to_string(args.limit);
     if (!cursor.empty()) query += (query.empty() ? "" : "&") + ("cursor=" + percent_encode(cursor));
-    auto page = s.call("GET", query.empty() ? path : path + "?" + query);
+    const char separator = path.find('?') == std::string::npos ? '?' : '&';
+    auto page = s.call("GET", query.empty() ? path : path + separator + query);
     if (!page) return std::nullopt;
     if (!page->is_object() || !page->contains("data") || !(*page)["data"].is_array()) {
       return s.fail("GET " + path + " did not answer a page ({\"data\": [...]})");
@@ -536,6 +547,174 @@ int sources_delete(session& s, const std::string& id) {
   return exit_ok;
 }
 
+// ---- deliveries, attempts, the DLQ ---------------------------------------------------------
+
+// Appends "name=value" (percent-encoded) to a query string.
+void add_query(std::string& query, const char* name, const std::string& value) {
+  query += (query.empty() ? "?" : "&") + std::string(name) + "=" + percent_encode(value);
+}
+
+struct delivery_list_args {
+  std::string webhook_id;
+  std::string status;
+  std::string since;
+  std::string until;
+  list_args list;
+};
+
+int deliveries_list(session& s, const delivery_list_args& a) {
+  std::string query;
+  if (!a.status.empty()) add_query(query, "status", a.status);
+  if (!a.since.empty()) add_query(query, "since", a.since);
+  if (!a.until.empty()) add_query(query, "until", a.until);
+  return print_list(s, item_path(webhooks_path, a.webhook_id) + "/deliveries" + query, a.list,
+                    delivery_table);
+}
+
+int deliveries_get(session& s, const std::string& id) {
+  auto got = s.call("GET", item_path(deliveries_path, id));
+  if (!got) return s.failure();
+  if (s.json_output()) {
+    s.print_json(*got);
+    return exit_ok;
+  }
+  print_record(s.out(), delivery_record(*got));
+  const json attempts = got->is_object() ? got->value("attempts", json::array()) : json::array();
+  s.out() << '\n';
+  attempt_table(attempts.get<std::vector<json>>()).print(s.out());
+  return exit_ok;
+}
+
+int attempts_of(session& s, const std::string& id) {
+  auto got = s.call("GET", item_path(deliveries_path, id));
+  if (!got) return s.failure();
+  const json attempts = got->is_object() ? got->value("attempts", json()) : json();
+  if (!attempts.is_array())
+    return s.failure_of("GET /api/v1/deliveries/" + id + " has no attempts");
+  if (s.json_output()) {
+    s.print_json({{"data", attempts}});
+    return exit_ok;
+  }
+  attempt_table(attempts.get<std::vector<json>>()).print(s.out());
+  return exit_ok;
+}
+
+int deliveries_resend(session& s, const std::string& id) {
+  auto resent = s.call("POST", item_path(deliveries_path, id) + "/resend", json::object());
+  if (!resent) return s.failure();
+  if (s.json_output()) {
+    s.print_json(*resent);
+  } else {
+    s.out() << "delivery " << terminal_safe(id) << " queued for a new series of attempts\n";
+  }
+  return exit_ok;
+}
+
+int event_deliveries(session& s, const std::string& event_id) {
+  return print_list(s, "/api/v1/events/" + percent_encode(event_id) + "/deliveries", list_args{},
+                    delivery_table);
+}
+
+struct dlq_args {
+  std::string webhook_id;
+  std::string event_type;
+  std::string since;
+  std::string until;
+  bool include_replayed = false;
+  std::vector<std::string> ids;  // replay only
+  list_args list;
+};
+
+int dlq_list(session& s, const dlq_args& a) {
+  std::string query;
+  if (!a.webhook_id.empty()) add_query(query, "webhook_id", a.webhook_id);
+  if (!a.event_type.empty()) add_query(query, "event_type", a.event_type);
+  if (!a.since.empty()) add_query(query, "since", a.since);
+  if (!a.until.empty()) add_query(query, "until", a.until);
+  if (a.include_replayed) add_query(query, "include_replayed", "true");
+  return print_list(s, dlq_path + query, a.list, dlq_table);
+}
+
+int dlq_replay(session& s, const dlq_args& a) {
+  json body = json::object();
+  if (!a.ids.empty()) {
+    auto ids = list_arg("--id", a.ids);
+    if (auto* e = std::get_if<usage_error>(&ids)) return usage(s.err(), e->message);
+    body["delivery_ids"] = std::get<json>(std::move(ids));
+  } else {
+    if (a.webhook_id.empty())
+      return usage(s.err(),
+                   "dlq replay: give --id ..., or --webhook ID [--since --until "
+                   "--event-type]");
+    body["webhook_id"] = a.webhook_id;
+    if (!a.event_type.empty()) body["event_type"] = a.event_type;
+    if (!a.since.empty()) body["since"] = a.since;
+    if (!a.until.empty()) body["until"] = a.until;
+  }
+  auto replayed = s.call("POST", std::string(dlq_path) + "/replay", body);
+  if (!replayed) return s.failure();
+  if (s.json_output()) {
+    s.print_json(*replayed);
+    return exit_ok;
+  }
+  const json ids = replayed->value("delivery_ids", json::array());
+  const json skipped = replayed->value("skipped", json::array());
+  s.out() << "replayed " << ids.size() << (ids.empty() ? "" : ": " + terminal_safe(cell_text(ids)))
+          << '\n';
+  if (!skipped.empty()) {
+    s.out() << "skipped " << skipped.size() << " (already replayed, not in the DLQ or unknown): "
+            << terminal_safe(cell_text(skipped)) << '\n';
+  }
+  if (replayed->value("more", false)) {
+    s.err() << "more entries match: run the same replay again\n";
+  }
+  return exit_ok;
+}
+
+struct tail_args {
+  std::string webhook_id;
+  double interval_seconds = 1.0;
+  int max_lines = 0;  // 0 = until interrupted
+  int backlog = 10;
+};
+
+// Follows the attempt feed: the latest `backlog` attempts, then every new one as it is recorded,
+// one line each, until interrupted (or max_lines lines).
+int tail(session& s, const tail_args& a) {
+  std::string cursor;
+  int printed = 0;
+  bool first = true;
+  for (;;) {
+    std::string query;
+    if (!a.webhook_id.empty()) add_query(query, "webhook_id", a.webhook_id);
+    add_query(query, "limit", std::to_string(first ? std::max(a.backlog, 1) : 1000));
+    if (!cursor.empty()) add_query(query, "cursor", cursor);
+    auto page = s.call("GET", attempts_path + query);
+    if (!page) return s.failure();
+    const json data = page->is_object() ? page->value("data", json()) : json();
+    const json next = page->is_object() ? page->value("next_cursor", json()) : json();
+    if (!data.is_array() || !next.is_string())
+      return s.failure_of("GET /api/v1/attempts did not answer a feed page");
+    // The first read shows the backlog only when asked for (backlog 0: new attempts only).
+    if (!first || a.backlog > 0) {
+      for (const auto& attempt : data) {
+        if (s.json_output()) {
+          s.out() << attempt.dump(-1, ' ', false, json::error_handler_t::replace) << '\n';
+        } else {
+          s.out() << attempt_line(attempt) << '\n';
+        }
+        s.out().flush();
+        if (a.max_lines > 0 && ++printed >= a.max_lines) return exit_ok;
+      }
+    }
+    first = false;
+    cursor = next.get<std::string>();
+    if (data.size() < 1000)
+      std::this_thread::sleep_for(
+          std::chrono::milliseconds(static_cast<long long>(a.interval_seconds * 1000)));
+  }
+}
+
 bool has_control_characters(const std::string& text) {
   return std::any_of(text.begin(), text.end(), [](char c) {
     const auto u = static_cast<unsigned char>(c);
@@ -572,7 +751,8 @@ std::optional<std::pair<std::string, std::string>> parse_header_arg(const std::s
 
 int run(const std::vector<std::string>& args, const env_lookup& env,
         const transport_factory& make_transport, std::ostream& out, std::ostream& err) {
-  CLI::App app{"webhookctl: manage webhookd's webhooks, event types and sources", "webhookctl"};
+  CLI::App app{"webhookctl: manage webhookd's webhooks, event types, sources, deliveries and DLQ",
+               "webhookctl"};
   app.set_version_flag("--version", "webhookctl " WEBHOOKCTL_VERSION);
   app.require_subcommand(1);
   app.footer(
@@ -704,6 +884,87 @@ int run(const std::vector<std::string>& args, const env_lookup& env,
   // actors
   CLI::App* actors = command(&app, "actors", "The engine's live actor tree (admin)");
   actors->callback([&] { chosen = [&](session& s) { return actors_show(s); }; });
+
+  // deliveries
+  CLI::App* deliveries = group("deliveries", "Follow and resend deliveries");
+  delivery_list_args d_list_args;
+  CLI::App* d_list = command(deliveries, "list", "List a webhook's deliveries, newest first");
+  d_list->add_option("--webhook", d_list_args.webhook_id, "Webhook id")->required();
+  d_list->add_option("--status", d_list_args.status, "pending, succeeded, failed or cancelled")
+      ->check(CLI::IsMember({"pending", "succeeded", "failed", "cancelled"}));
+  d_list->add_option("--since", d_list_args.since, "Created at or after (RFC 3339)");
+  d_list->add_option("--until", d_list_args.until, "Created before (RFC 3339)");
+  add_list_options(*d_list, d_list_args.list);
+  d_list->callback([&] { chosen = [&](session& s) { return deliveries_list(s, d_list_args); }; });
+  std::string delivery_id;
+  CLI::App* d_get = command(deliveries, "get", "Show one delivery with its attempts");
+  d_get->add_option("id", delivery_id, "Delivery id (msg_...)")->required();
+  d_get->callback([&] { chosen = [&](session& s) { return deliveries_get(s, delivery_id); }; });
+  CLI::App* d_resend =
+      command(deliveries, "resend", "Send a succeeded or failed delivery again (same webhook-id)");
+  d_resend->add_option("id", delivery_id, "Delivery id (msg_...)")->required();
+  d_resend->callback(
+      [&] { chosen = [&](session& s) { return deliveries_resend(s, delivery_id); }; });
+
+  // events
+  CLI::App* events = group("events", "Your events");
+  std::string event_id;
+  CLI::App* e_deliveries =
+      command(events, "deliveries", "One event's delivery at every webhook it went to");
+  e_deliveries->add_option("event_id", event_id, "The event's id")->required();
+  e_deliveries->callback(
+      [&] { chosen = [&](session& s) { return event_deliveries(s, event_id); }; });
+
+  // attempts
+  CLI::App* attempts = app.add_subcommand("attempts", "The attempts of one delivery");
+  attempts->fallthrough();
+  attempts->add_option("id", delivery_id, "Delivery id (msg_...)")->required();
+  attempts->callback([&] { chosen = [&](session& s) { return attempts_of(s, delivery_id); }; });
+
+  // dlq
+  CLI::App* dlq = group("dlq", "The dead-letter queue");
+  dlq_args q_list_args;
+  CLI::App* q_list = command(dlq, "list", "List DLQ entries, newest first");
+  q_list->add_option("--webhook", q_list_args.webhook_id, "Only this webhook's");
+  q_list->add_option("--event-type", q_list_args.event_type, "Only this event type");
+  q_list->add_option("--since", q_list_args.since, "Parked at or after (RFC 3339)");
+  q_list->add_option("--until", q_list_args.until, "Parked before (RFC 3339)");
+  q_list->add_flag("--include-replayed", q_list_args.include_replayed,
+                   "Also entries replayed already");
+  add_list_options(*q_list, q_list_args.list);
+  q_list->callback([&] { chosen = [&](session& s) { return dlq_list(s, q_list_args); }; });
+  dlq_args q_replay_args;
+  CLI::App* q_replay =
+      command(dlq, "replay", "Deliver DLQ entries again (each once), by id or in bulk");
+  auto* q_ids = q_replay
+                    ->add_option("--id", q_replay_args.ids,
+                                 "Delivery ids (comma-separated or repeated; at most 1000)")
+                    ->allow_extra_args(false);
+  auto* q_webhook = q_replay->add_option("--webhook", q_replay_args.webhook_id,
+                                         "Replay this webhook's entries (up to 1000 a run)");
+  q_ids->excludes(q_webhook);
+  auto* q_type = q_replay->add_option("--event-type", q_replay_args.event_type,
+                                      "With --webhook: only this type");
+  auto* q_since =
+      q_replay->add_option("--since", q_replay_args.since, "With --webhook: parked at or after");
+  auto* q_until =
+      q_replay->add_option("--until", q_replay_args.until, "With --webhook: parked before");
+  for (auto* option : {q_type, q_since, q_until}) option->needs(q_webhook);
+  q_replay->callback([&] { chosen = [&](session& s) { return dlq_replay(s, q_replay_args); }; });
+
+  // tail
+  tail_args t_args;
+  CLI::App* tail_cmd =
+      app.add_subcommand("tail", "Follow delivery attempts live, one line each, until Ctrl-C");
+  tail_cmd->fallthrough();
+  tail_cmd->add_option("--webhook", t_args.webhook_id, "Only this webhook's attempts");
+  tail_cmd->add_option("--interval", t_args.interval_seconds, "Seconds between polls")
+      ->check(CLI::Range(0.05, 60.0));
+  tail_cmd->add_option("--backlog", t_args.backlog, "Recent attempts shown first (default 10)")
+      ->check(CLI::Range(0, 1000));
+  tail_cmd->add_option("--max", t_args.max_lines, "Stop after this many lines")
+      ->check(CLI::PositiveNumber);
+  tail_cmd->callback([&] { chosen = [&](session& s) { return tail(s, t_args); }; });
 
   try {
     std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 wants them reversed

@@ -237,6 +237,65 @@ text_table source_table(const std::vector<json>& sources) {
   return table;
 }
 
+record delivery_record(const json& delivery) {
+  json shown = delivery;
+  if (shown.is_object()) shown.erase("attempts");
+  return object_record(
+      shown, {"delivery_id", "webhook_id", "event_id", "event_type", "status", "attempt_count",
+              "next_attempt_at", "last_error", "created_at", "updated_at"});
+}
+
+text_table delivery_table(const std::vector<json>& deliveries) {
+  text_table table(
+      {"id", "webhook", "event", "type", "status", "attempts", "last error", "created"});
+  for (const auto& d : deliveries) {
+    table.add_row(fields(d, {"delivery_id", "webhook_id", "event_id", "event_type", "status",
+                             "attempt_count", "last_error", "created_at"}));
+  }
+  return table;
+}
+
+namespace {
+
+// The start of a response excerpt, on one line.
+std::string excerpt_start(const json& value) {
+  std::string text = cell_text(value);
+  if (text.size() > 40) text = text.substr(0, 40) + "...";
+  return text;
+}
+
+}  // namespace
+
+text_table attempt_table(const std::vector<json>& attempts) {
+  text_table table({"#", "started", "ms", "status", "error", "response"});
+  for (const auto& a : attempts) {
+    table.add_row({cell_text(member(a, "attempt_no")), cell_text(member(a, "started_at")),
+                   cell_text(member(a, "duration_ms")), cell_text(member(a, "status_code")),
+                   cell_text(member(a, "error")), excerpt_start(member(a, "response_excerpt"))});
+  }
+  return table;
+}
+
+text_table dlq_table(const std::vector<json>& entries) {
+  text_table table({"delivery", "webhook", "event", "type", "reason", "created", "replayed"});
+  for (const auto& e : entries) {
+    table.add_row(fields(e, {"delivery_id", "webhook_id", "event_id", "event_type", "reason",
+                             "created_at", "replayed_at"}));
+  }
+  return table;
+}
+
+std::string attempt_line(const json& attempt) {
+  const json code = member(attempt, "status_code");
+  std::string outcome = code.is_number() ? "HTTP " + cell_text(code)
+                                         : "error: " + cell_text(member(attempt, "error"));
+  return terminal_safe(
+      cell_text(member(attempt, "started_at")) + "  " + cell_text(member(attempt, "delivery_id")) +
+      "  " + cell_text(member(attempt, "webhook_id")) + "  " +
+      cell_text(member(attempt, "event_type")) + "  #" + cell_text(member(attempt, "attempt_no")) +
+      "  " + outcome + "  " + cell_text(member(attempt, "duration_ms")) + "ms");
+}
+
 std::string error_line(long status, std::string_view body) {
   const json doc = json::parse(body.begin(), body.end(), nullptr, false);
   if (doc.is_object()) {

@@ -65,6 +65,18 @@ record source_record(const nlohmann::json& source);
 /// Sources: ID, NAME, API KEY, EVENTS, IP ALLOWLIST, CREATED.
 text_table source_table(const std::vector<nlohmann::json>& sources);
 
+/// A delivery (GET /deliveries/{id}, resend) as a record, its attempts left out.
+record delivery_record(const nlohmann::json& delivery);
+/// Deliveries: ID, WEBHOOK, EVENT, TYPE, STATUS, ATTEMPTS, LAST ERROR, CREATED.
+text_table delivery_table(const std::vector<nlohmann::json>& deliveries);
+/// Attempts of one delivery: #, STARTED, MS, STATUS, ERROR, RESPONSE (the excerpt's start).
+text_table attempt_table(const std::vector<nlohmann::json>& attempts);
+/// DLQ entries: DELIVERY, WEBHOOK, EVENT, TYPE, REASON, CREATED, REPLAYED.
+text_table dlq_table(const std::vector<nlohmann::json>& entries);
+/// One attempt of the attempt feed on one line (`webhookctl tail`):
+/// "STARTED  DELIVERY  WEBHOOK  TYPE  #N  STATUS-or-ERROR  MSms".
+std::string attempt_line(const nlohmann::json& attempt);
+
 /// The `verification` object of a created webhook in one line, e.g.
 /// "dns ok (93.184.216.34); reachable (HTTP 200)" or "dns ok (...); not reachable: timeout".
 std::string verification_text(const nlohmann::json& verification);
