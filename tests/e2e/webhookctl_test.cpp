@@ -2,6 +2,8 @@
 // local receiver for the reachability check). Covers create/list/get/update/delete/rotate of
 // webhooks, event types and sources, table and --json output, server errors (exit 1 with
 // "error: <code>: <message>"), an unreachable server (exit 2) and a bad command line (exit 2).
+// The delivery commands (deliveries, attempts, events deliveries, dlq, tail) run against a server
+// with real deliveries to webhookd-sink.
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -17,6 +19,7 @@
 #include <vector>
 
 #include "core/jwt.hpp"
+#include "tests/e2e/engine_support.hpp"
 #include "tests/e2e/harness.hpp"
 
 using namespace webhookd::e2e;
@@ -445,4 +448,101 @@ TEST_CASE("webhookctl actors prints the live actor tree (admin only)",
   CHECK(refused.exited_with(1));
   CHECK_THAT(refused.err, Contains("error: forbidden"));
   check_healthy();
+}
+
+TEST_CASE("webhookctl follows deliveries: list, get, attempts, resend, the DLQ and tail",
+          "[e2e][webhookctl][tracking]") {
+  engine_world world;
+  const std::string path = "/ctl";
+  auto hook = world.add_webhook(path, {"invoice.paid", "order.shipped"},
+                                {{"retry_policy", fast_retry_policy(3)}}, {{"then", 400}});
+  world.poster().accept_event(make_event(world.client_id(), "evt_ctl", "invoice.paid"));
+  auto parked = wait_delivery_settled(world.store(), world.client_id(), "evt_ctl", hook.id,
+                                      milliseconds{30'000});
+  REQUIRE(parked);
+  REQUIRE(parked->status == webhookd::delivery_status::failed);
+  const std::string id = parked->id;
+  const std::vector<std::string> global = {"--url", world.server().base_url(), "--token",
+                                           mint_token(world.jwt_secret(), world.client_id())};
+  auto ctl = [&](std::vector<std::string> rest) {
+    std::vector<std::string> args = global;
+    args.insert(args.end(), rest.begin(), rest.end());
+    return webhookctl(args);
+  };
+
+  auto listed = ctl({"deliveries", "list", "--webhook", hook.id});
+  INFO(listed.description);
+  REQUIRE(listed.exited_with(0));
+  CHECK_THAT(listed.out, StartsWith("ID"));
+  CHECK_THAT(listed.out, Contains(id) && Contains("failed") && Contains("HTTP 400"));
+  auto failed_json =
+      ctl({"--json", "deliveries", "list", "--webhook", hook.id, "--status", "failed"});
+  REQUIRE(failed_json.exited_with(0));
+  CHECK(failed_json.out_json().at("data").size() == 1);
+  auto none = ctl({"--json", "deliveries", "list", "--webhook", hook.id, "--status", "succeeded"});
+  CHECK(none.out_json().at("data").empty());
+
+  auto got = ctl({"deliveries", "get", id});
+  REQUIRE(got.exited_with(0));
+  CHECK_THAT(got.out, Contains("delivery_id") && Contains(id) && Contains("attempt_count"));
+  CHECK_THAT(got.out, Contains("STARTED") && Contains("400"));
+  auto attempts = ctl({"--json", "attempts", id});
+  REQUIRE(attempts.exited_with(0));
+  REQUIRE(attempts.out_json().at("data").size() == 1);
+  CHECK(attempts.out_json().at("data")[0].at("status_code") == 400);
+  auto by_event = ctl({"events", "deliveries", "evt_ctl"});
+  REQUIRE(by_event.exited_with(0));
+  CHECK_THAT(by_event.out, Contains(id) && Contains(hook.id));
+
+  auto dlq = ctl({"dlq", "list", "--webhook", hook.id});
+  REQUIRE(dlq.exited_with(0));
+  CHECK_THAT(dlq.out, Contains(id) && Contains("client error HTTP 400"));
+  auto dlq_other_type = ctl({"--json", "dlq", "list", "--event-type", "order.shipped"});
+  CHECK(dlq_other_type.out_json().at("data").empty());
+
+  // Fix the receiver; a bulk replay delivers; a second replay by id skips.
+  world.sink().configure({{"path", path}, {"secrets", {hook.signing_secret}}, {"then", 200}});
+  auto replayed = ctl({"dlq", "replay", "--webhook", hook.id, "--event-type", "invoice.paid"});
+  INFO(replayed.description);
+  REQUIRE(replayed.exited_with(0));
+  CHECK_THAT(replayed.out, StartsWith("replayed 1: " + id));
+  REQUIRE(world.sink().wait_for(path, 2, milliseconds{30'000}));
+  auto again = ctl({"dlq", "replay", "--id", id});
+  REQUIRE(again.exited_with(0));
+  CHECK_THAT(again.out, StartsWith("replayed 0") && Contains("skipped 1"));
+  auto bad_replay = ctl({"dlq", "replay"});
+  CHECK(bad_replay.exited_with(2));
+
+  REQUIRE(wait_until(
+      [&] {
+        auto d = world.store().get_delivery(world.client_id(), id);
+        return d.ok() && d.value().status == webhookd::delivery_status::succeeded;
+      },
+      milliseconds{30'000}));
+  auto resent = ctl({"deliveries", "resend", id});
+  REQUIRE(resent.exited_with(0));
+  CHECK_THAT(resent.out, Contains("queued"));
+  REQUIRE(world.sink().wait_for(path, 3, milliseconds{30'000}));
+  auto refused = ctl({"deliveries", "resend", "msg_nope"});
+  CHECK(refused.exited_with(1));
+  CHECK_THAT(refused.err, StartsWith("error: not_found: "));
+
+  // tail: the backlog, then attempts as they happen, until Ctrl-C.
+  auto backlog = ctl({"tail", "--webhook", hook.id, "--max", "2"});
+  REQUIRE(backlog.exited_with(0));
+  CHECK_THAT(backlog.out, Contains("HTTP 400") && Contains("HTTP 200") && Contains(id));
+  std::vector<std::string> tail_args = global;
+  for (std::string a :
+       {std::string("tail"), std::string("--webhook"), hook.id, std::string("--backlog"),
+        std::string("1"), std::string("--interval"), std::string("0.1")})
+    tail_args.push_back(a);
+  process follower(WEBHOOKCTL_BINARY, process_options{tail_args, {}});
+  REQUIRE(follower.wait_for_stdout_line(id, milliseconds{30'000}));
+  world.poster().accept_event(make_event(world.client_id(), "evt_live", "order.shipped"));
+  auto live = follower.wait_for_stdout_line("order.shipped", milliseconds{30'000});
+  INFO(follower.describe());
+  REQUIRE(live);
+  CHECK_THAT(*live, Contains("HTTP 200") && Contains("#1"));
+  follower.send_signal(SIGINT);
+  REQUIRE(follower.wait_exit(milliseconds{10'000}));
 }
