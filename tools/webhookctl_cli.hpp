@@ -6,7 +6,8 @@
 //   webhookctl [--url SERVER] [--token JWT] [--json] [--timeout S] <group> <command> [args]
 //
 // Groups: webhooks (create, list, get, update, delete, rotate-secret), event-types (list,
-// create), sources (create, list, get, update, delete); actors (the live actor tree, admin).
+// create), sources (create, list, get, update, delete); actors (the live actor tree, admin);
+// deliveries (list, get, resend), events deliveries, attempts, dlq (list, replay), tail.
 // See docs/api.md.
 
 #include <functional>
