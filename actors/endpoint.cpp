@@ -138,9 +138,9 @@ void send_attempt(endpoint_pointer self, const attempt_start& start) {
     complete_attempt(self, start.delivery_id, report);
     return;
   }
-  const auto& s = st.deps.settings;
-  std::chrono::milliseconds deadline{s.connect_timeout_ms + s.total_timeout_ms +
-                                     s.request_slack_ms};
+  const auto& request = std::get<http_request>(made);
+  std::chrono::milliseconds deadline{request.connect_timeout_ms + request.total_timeout_ms +
+                                     st.deps.settings.request_slack_ms};
   std::string id = start.delivery_id;
   int64_t started_at = start.started_at;
   self->request(st.deps.http, deadline, std::move(std::get<http_request>(made)))

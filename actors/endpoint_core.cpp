@@ -87,8 +87,8 @@ std::variant<http_request, std::string> make_attempt_request(const webhook& conf
     req.body = std::move(sealed.value().body);
     content_type = std::move(sealed.value().content_type);
   }
-  req.connect_timeout_ms = settings.connect_timeout_ms;
-  req.total_timeout_ms = settings.total_timeout_ms;
+  req.total_timeout_ms = config.timeout_ms > 0 ? config.timeout_ms : settings.total_timeout_ms;
+  req.connect_timeout_ms = std::min(settings.connect_timeout_ms, req.total_timeout_ms);
   req.priority = static_cast<int>(job.priority);
   // The signature covers the body as sent: receivers verify first, then decrypt.
   auto signature = webhook_signature_header(secrets, job.row.id, timestamp, req.body);

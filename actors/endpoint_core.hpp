@@ -121,7 +121,9 @@ attempt_result attempt_result_from(const http_response& response);
 /// with content-type application/json, webhook-id = the delivery id, webhook-timestamp = now
 /// in seconds, webhook-signature by the signing secret and, during a rotation's grace period
 /// (now < previous_secret_expires_at), the previous one too; then the webhook's custom headers
-/// (reserved names are skipped). A webhook with a public key gets the body, or its
+/// (reserved names are skipped). The total timeout is the webhook's timeout_ms, else
+/// settings.total_timeout_ms; the connect timeout is settings' but never above the total.
+/// A webhook with a public key gets the body, or its
 /// encrypt_fields, as JWE (core/jwe.hpp; the whole body is sent as application/jose), and the
 /// signature covers the encrypted body. The error text when the request can't be made (bad
 /// secret or key).

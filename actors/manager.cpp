@@ -144,6 +144,7 @@ void apply_patch(webhook& row, const webhook_patch& patch) {
   if (has_field(f, "encrypt_fields")) row.encrypt_fields = v.encrypt_fields;
   if (has_field(f, "headers")) row.headers = v.headers;
   if (has_field(f, "description")) row.description = v.description;
+  if (has_field(f, "timeout_seconds")) row.timeout_ms = v.timeout_ms;
   if (has_field(f, "status")) {
     row.status = v.status;
     if (row.status == "disabled") {

@@ -54,10 +54,10 @@ inline constexpr int64_t default_rotation_grace_seconds = 24 * 3600;
 
 /// A partial update of a webhook: the fields named in `fields` ("callback_url", "event_types",
 /// "trigger_conditions", "retry_policy", "rate_limit", "priority", "ordered", "public_key",
-/// "encrypt_fields", "headers", "description", "status") are copied from `values` onto the stored
-/// row; every other field keeps its stored value. Setting "status" to "active" or "paused" clears
-/// disabled_reason; setting "disabled" keeps values.disabled_reason (or "disabled by the client"
-/// when it is empty). Values are validated by the caller (the HTTP layer).
+/// "encrypt_fields", "headers", "description", "timeout_seconds", "status") are copied from
+/// `values` onto the stored row; every other field keeps its stored value. Setting "status" to
+/// "active" or "paused" clears disabled_reason; setting "disabled" keeps values.disabled_reason (or
+/// "disabled by the client" when it is empty). Values are validated by the caller (the HTTP layer).
 struct webhook_patch {
   std::string client_id;
   std::string webhook_id;

@@ -1,8 +1,15 @@
 #include "actors/messages.hpp"
 
 #include "actors/alerts.hpp"
+#include "actors/committer.hpp"
+#include "actors/dlq.hpp"
+#include "actors/endpoint_supervisor.hpp"
+#include "actors/http_client.hpp"
+#include "actors/ingest.hpp"
 #include "actors/manager.hpp"
 #include "actors/monitor.hpp"
+#include "actors/router.hpp"
+#include "actors/store_writer.hpp"
 #include "actors/tracker.hpp"
 
 namespace webhookd {
@@ -40,6 +47,26 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<attempt_feed_request>("attempt_feed_request");
   cfg.add_message_type<attempt_record>("attempt_record");
   cfg.add_message_type<attempt_feed>("attempt_feed");
+  cfg.add_message_type<std::vector<source>>("std::vector<source>");
+  cfg.add_message_type<std::vector<int>>("std::vector<int>");
+  cfg.add_message_type<new_event>("new_event");
+  cfg.add_message_type<std::vector<new_event>>("std::vector<new_event>");
+  cfg.add_message_type<append_result>("append_result");
+  cfg.add_message_type<ingest_ack>("ingest_ack");
+  cfg.add_message_type<ingest_stats>("ingest_stats");
+  cfg.add_message_type<routed_event>("routed_event");
+  cfg.add_message_type<std::vector<routed_event>>("std::vector<routed_event>");
+  cfg.add_message_type<source_lookup>("source_lookup");
+  cfg.add_message_type<router_stats>("router_stats");
+  cfg.add_message_type<attempt_outcome>("attempt_outcome");
+  cfg.add_message_type<store_writer_stats>("store_writer_stats");
+  cfg.add_message_type<dlq_counter>("dlq_counter");
+  cfg.add_message_type<std::vector<dlq_counter>>("std::vector<dlq_counter>");
+  cfg.add_message_type<endpoint_state>("endpoint_state");
+  cfg.add_message_type<supervisor_state>("supervisor_state");
+  cfg.add_message_type<http_request>("http_request");
+  cfg.add_message_type<http_response>("http_response");
+  cfg.add_message_type<http_client_stats>("http_client_stats");
 }
 
 }  // namespace webhookd

@@ -31,10 +31,10 @@ using source_atom = caf::atom_constant<caf::atom("source")>;
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, webhook& x) {
   return f(caf::meta::type_name("webhook"), x.id, x.client_id, x.callback_url, x.event_types,
-           x.trigger_conditions, x.retry_policy, x.rate_limit, x.priority, x.ordered,
-           x.public_key, x.encrypt_fields, x.headers, x.description, x.status, x.disabled_reason,
+           x.trigger_conditions, x.retry_policy, x.rate_limit, x.priority, x.ordered, x.public_key,
+           x.encrypt_fields, x.headers, x.description, x.status, x.disabled_reason,
            x.signing_secret, x.previous_secret, x.previous_secret_expires_at, x.created_at,
-           x.updated_at);
+           x.updated_at, x.timeout_ms);
 }
 
 template <class Inspector>
@@ -44,8 +44,8 @@ typename Inspector::result_type inspect(Inspector& f, event_type& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, source& x) {
-  return f(caf::meta::type_name("source"), x.id, x.name, x.api_key, x.secret,
-           x.allowed_event_types, x.ip_allowlist, x.created_at, x.updated_at);
+  return f(caf::meta::type_name("source"), x.id, x.name, x.api_key, x.secret, x.allowed_event_types,
+           x.ip_allowlist, x.created_at, x.updated_at);
 }
 
 template <class Inspector>

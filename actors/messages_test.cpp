@@ -1,5 +1,9 @@
 #include "actors/messages.hpp"
 
+#include "actors/dlq.hpp"
+#include "actors/endpoint_supervisor.hpp"
+#include "actors/store_writer.hpp"
+
 #include <catch2/catch.hpp>
 
 using namespace webhookd;
@@ -24,4 +28,8 @@ TEST_CASE("every message type registers with the actor system", "[unit]") {
   cfg.set("scheduler.max-threads", 1);
   caf::actor_system sys{cfg};
   CHECK(sys.types().portable_name(caf::make_rtti_pair<webhook>()) == "webhook");
+  CHECK(sys.types().portable_name(caf::make_rtti_pair<attempt_outcome>()) == "attempt_outcome");
+  CHECK(sys.types().portable_name(caf::make_rtti_pair<dlq_entry>()) == "dlq_entry");
+  CHECK(sys.types().portable_name(caf::make_rtti_pair<supervisor_state>()) ==
+        "supervisor_state");
 }

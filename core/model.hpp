@@ -38,6 +38,7 @@ struct webhook {
   int64_t previous_secret_expires_at = 0;
   int64_t created_at = 0;
   int64_t updated_at = 0;
+  int64_t timeout_ms = 0;  ///< total time limit of one attempt, 0 = the server's default
 };
 
 /// An entry of the event-type catalogue.

@@ -1,6 +1,7 @@
 #include "http/management_json.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
 #include <set>
 #include <utility>
@@ -294,12 +295,24 @@ api_result<std::string> credential_field(const json& value, const std::string& f
   return text;
 }
 
+// timeout_seconds: a number of seconds (fractions allowed) within the bounds, as milliseconds.
+api_result<int64_t> timeout_ms_field(const json& value) {
+  const std::string bounds = "timeout_seconds: must be a number of seconds from 0.1 to 60";
+  if (!value.is_number()) return validation_failed(bounds);
+  const double seconds = value.get<double>();
+  if (!(seconds * 1000 >= min_timeout_ms && seconds * 1000 <= max_timeout_ms)) {
+    return validation_failed(bounds);
+  }
+  return static_cast<int64_t>(std::llround(seconds * 1000));
+}
+
 }  // namespace
 
 api_result<webhook_body> parse_webhook_body(const json& body, body_kind kind) {
   static const std::vector<std::string> create_fields = {
-      "callback_url", "event_types", "trigger_conditions", "retry_policy", "rate_limit", "priority",
-      "ordered",      "public_key",  "encrypt_fields",     "headers",      "description"};
+      "callback_url", "event_types",    "trigger_conditions", "retry_policy",   "rate_limit",
+      "priority",     "ordered",        "public_key",         "encrypt_fields", "headers",
+      "description",  "timeout_seconds"};
   std::vector<std::string> known = create_fields;
   if (kind == body_kind::patch) known.push_back("status");
   if (auto unknown = check_known_fields(body, known)) return *unknown;
@@ -377,6 +390,12 @@ api_result<webhook_body> parse_webhook_body(const json& body, body_kind kind) {
         if (!text) return text.err();
         w.description = std::move(*text);
       }
+    } else if (key == "timeout_seconds") {
+      if (!clear) {
+        auto ms = timeout_ms_field(value);
+        if (!ms) return ms.err();
+        w.timeout_ms = *ms;
+      }
     } else if (key == "status") {
       if (!value.is_string()) return wrong_type(key, "active, paused or disabled", value);
       const auto& s = value.get_ref<const std::string&>();
@@ -452,6 +471,8 @@ json webhook_to_json(const webhook& w) {
                                          : json(format_rfc3339_ms(w.previous_secret_expires_at))},
       {"created_at", format_rfc3339_ms(w.created_at)},
       {"updated_at", format_rfc3339_ms(w.updated_at)},
+      {"timeout_seconds",
+       w.timeout_ms > 0 ? json(static_cast<double>(w.timeout_ms) / 1000) : json(nullptr)},
   };
 }
 

@@ -24,6 +24,10 @@ inline constexpr std::size_t max_custom_headers = 32;
 inline constexpr std::size_t max_header_value_length = 1024;
 inline constexpr int max_rate_limit = 100000;
 inline constexpr std::size_t max_encrypt_fields = 32;
+/// Bounds of a webhook's timeout_seconds, in milliseconds (the message of management_json.cpp
+/// names them).
+inline constexpr int64_t min_timeout_ms = 100;
+inline constexpr int64_t max_timeout_ms = 60'000;
 inline constexpr std::size_t max_public_key_length = 16 * 1024;
 inline constexpr std::size_t max_source_name_length = 256;
 inline constexpr std::size_t max_ip_allowlist_entries = 100;

@@ -138,6 +138,13 @@ TEST_CASE("webhook PATCH bodies: subsets, status, null clears optional fields", 
   auto bad_status = parse_webhook_body({{"status", "gone"}}, body_kind::patch);
   REQUIRE_FALSE(bad_status);
   check_422(bad_status.err(), "status: must be");
+  auto timeout = parse_webhook_body({{"timeout_seconds", 2.5}}, body_kind::patch);
+  REQUIRE(timeout);
+  CHECK(timeout->values.timeout_ms == 2500);
+  auto no_timeout = parse_webhook_body({{"timeout_seconds", nullptr}}, body_kind::patch);
+  REQUIRE(no_timeout);
+  CHECK(no_timeout->fields == std::vector<std::string>{"timeout_seconds"});
+  CHECK(no_timeout->values.timeout_ms == 0);
   for (const char* field : {"callback_url", "event_types", "rate_limit", "priority", "ordered"}) {
     auto cleared = parse_webhook_body({{field, nullptr}}, body_kind::patch);
     REQUIRE_FALSE(cleared);

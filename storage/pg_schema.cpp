@@ -136,6 +136,13 @@ CREATE TABLE partition_leases (
 ALTER TABLE delivery_attempts ADD COLUMN seq bigserial;
 CREATE INDEX delivery_attempts_seq_idx ON delivery_attempts (seq);
 )sql"},
+    // A webhook's own attempt timeout; pending deliveries of one webhook found without scanning
+    // its delivered history.
+    {6, R"sql(
+ALTER TABLE webhooks ADD COLUMN timeout_ms bigint NOT NULL DEFAULT 0;
+CREATE INDEX deliveries_pending_idx ON deliveries (webhook_id, next_attempt_at)
+  WHERE status = 'pending';
+)sql"},
 };
 
 struct civil_date {

@@ -143,7 +143,8 @@ const table_spec webhooks_table{"webhooks",
                                  "previous_secret",
                                  "previous_secret_expires_at",
                                  "created_at",
-                                 "updated_at"}};
+                                 "updated_at",
+                                 "timeout_ms"}};
 
 webhook webhook_from_row(const pqxx::row& row) {
   field_cursor f(row);
@@ -168,6 +169,7 @@ webhook webhook_from_row(const pqxx::row& row) {
   w.previous_secret_expires_at = f.int64();
   w.created_at = f.int64();
   w.updated_at = f.int64();
+  w.timeout_ms = f.int64();
   return w;
 }
 
@@ -178,7 +180,7 @@ pqxx::result exec_with_webhook(pqxx::transaction_base& tx, const char* statement
                           w.trigger_conditions, w.retry_policy, w.rate_limit, w.priority, w.ordered,
                           w.public_key, w.encrypt_fields, w.headers, w.description, w.status,
                           w.disabled_reason, w.signing_secret, w.previous_secret,
-                          w.previous_secret_expires_at, w.created_at, w.updated_at);
+                          w.previous_secret_expires_at, w.created_at, w.updated_at, w.timeout_ms);
 }
 
 const table_spec event_types_table{"event_types", {"name", "description", "schema", "created_at"}};

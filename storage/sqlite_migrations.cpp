@@ -117,6 +117,14 @@ CREATE TABLE partition_leases (
 );
 )sql";
 
+// Per-webhook attempt timeout; pending deliveries of one webhook found without scanning its
+// delivered history.
+constexpr const char* schema_v2 = R"sql(
+ALTER TABLE webhooks ADD COLUMN timeout_ms INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX deliveries_pending_by_webhook ON deliveries (webhook_id, next_attempt_at)
+  WHERE status = 'pending';
+)sql";
+
 constexpr const char* create_migrations_table =
     "CREATE TABLE IF NOT EXISTS schema_migrations "
     "(version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)";
@@ -142,7 +150,7 @@ void apply(connection& conn, const migration& step) {
 }  // namespace
 
 std::vector<migration> migrations() {
-  return {{1, schema_v1}};
+  return {{1, schema_v1}, {2, schema_v2}};
 }
 
 int applied_version(connection& conn) {

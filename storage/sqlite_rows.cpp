@@ -106,6 +106,7 @@ webhook read_row<webhook>(const statement& stmt) {
   w.previous_secret_expires_at = r.int64();
   w.created_at = r.int64();
   w.updated_at = r.int64();
+  w.timeout_ms = r.int64();
   return w;
 }
 
@@ -223,7 +224,8 @@ void bind_row(statement& stmt, const webhook& w) {
   stmt.bind(w.id, w.client_id, w.callback_url, encode_list(w.event_types), w.trigger_conditions,
             w.retry_policy, w.rate_limit, w.priority, w.ordered, w.public_key, w.encrypt_fields,
             w.headers, w.description, w.status, w.disabled_reason, w.signing_secret,
-            w.previous_secret, w.previous_secret_expires_at, w.created_at, w.updated_at);
+            w.previous_secret, w.previous_secret_expires_at, w.created_at, w.updated_at,
+            w.timeout_ms);
 }
 
 void bind_row(statement& stmt, const event_type& t) {

@@ -21,7 +21,7 @@ inline constexpr table webhooks_table{
     "id, client_id, callback_url, event_types, trigger_conditions, retry_policy, rate_limit, "
     "priority, ordered, public_key, encrypt_fields, headers, description, status, "
     "disabled_reason, signing_secret, previous_secret, previous_secret_expires_at, created_at, "
-    "updated_at"};
+    "updated_at, timeout_ms"};
 inline constexpr table event_types_table{"event_types", "name, description, schema, created_at"};
 inline constexpr table sources_table{
     "sources",

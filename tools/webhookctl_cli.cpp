@@ -274,6 +274,7 @@ struct webhook_args {
   std::string filter;
   std::string retry_policy;
   int rate_limit = 0;
+  double timeout_seconds = 0;
   std::string priority;
   std::vector<std::string> headers;
   std::string description;
@@ -297,6 +298,8 @@ const std::vector<std::pair<std::string, std::string>>& clearable_fields() {
       {"encrypt-fields", "encrypt_fields"},
       {"encrypt_fields", "encrypt_fields"},
       {"headers", "headers"},
+      {"timeout", "timeout_seconds"},
+      {"timeout_seconds", "timeout_seconds"},
       {"description", "description"}};
   return fields;
 }
@@ -316,6 +319,8 @@ void add_webhook_options(CLI::App& cmd, webhook_args& a, bool create) {
                  "Trigger conditions: a JSON filter on the delivered body, or @FILE");
   cmd.add_option("--retry-policy", a.retry_policy, "Retry policy as JSON, or @FILE");
   cmd.add_option("--rate-limit", a.rate_limit, "Deliveries per second at most");
+  cmd.add_option("--timeout", a.timeout_seconds,
+                 "Seconds one attempt may take in all (0.1 to 60; default 10)");
   cmd.add_option("--priority", a.priority, "high, standard or bulk")
       ->check(CLI::IsMember({"high", "standard", "bulk"}));
   cmd.add_option("--header", a.headers, "Extra delivery header NAME:VALUE (repeatable)")
@@ -366,6 +371,7 @@ checked<json> webhook_body(const CLI::App& cmd, const webhook_args& a, bool crea
     body["retry_policy"] = std::get<json>(std::move(policy));
   }
   if (given("--rate-limit")) body["rate_limit"] = a.rate_limit;
+  if (given("--timeout")) body["timeout_seconds"] = a.timeout_seconds;
   if (given("--priority")) body["priority"] = a.priority;
   if (given("--header")) {
     auto headers = headers_arg(a.headers);

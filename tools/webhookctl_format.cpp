@@ -191,6 +191,7 @@ record webhook_record(const json& webhook) {
                                "trigger_conditions",
                                "priority",
                                "rate_limit",
+                               "timeout_seconds",
                                "ordered",
                                "retry_policy",
                                "headers",

@@ -540,6 +540,10 @@ TEST_CASE("hostile bodies and bad parameters get a 4xx naming the problem",
               "rate_limit: must be an integer from 1 to 100000");
   check_error(acme.post("/api/v1/webhooks", with("rate_limit", 2.5)), 422, "validation_failed",
               "rate_limit");
+  for (const json& bad : {json("fast"), json(0), json(0.05), json(61), json(-1)}) {
+    check_error(acme.post("/api/v1/webhooks", with("timeout_seconds", bad)), 422,
+                "validation_failed", "timeout_seconds: must be a number of seconds from 0.1 to 60");
+  }
   check_error(acme.post("/api/v1/webhooks", with("ordered", "yes")), 422, "validation_failed",
               "ordered: must be a boolean");
   check_error(acme.post("/api/v1/webhooks", with("priority", "urgent")), 422, "validation_failed",

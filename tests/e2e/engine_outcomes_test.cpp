@@ -197,6 +197,31 @@ TEST_CASE("a hanging receiver: the attempt times out, is recorded and retried",
   CHECK(attempts[1].status_code == 200);
 }
 
+TEST_CASE("a webhook's own timeout_seconds cuts a hanging attempt short and is reported",
+          "[e2e][engine][sqlite]") {
+  engine_world world;
+  const std::string path = "/out/hang-short";
+  auto hook = world.add_webhook(path, {"invoice.paid"},
+                                {{"retry_policy", fast_retry_policy(3)}, {"timeout_seconds", 0.5}},
+                                {{"responses", {"hang"}}, {"then", 200}, {"hang_ms", 60'000}});
+  CHECK(world.api().get("/api/v1/webhooks/" + hook.id).json.at("timeout_seconds") == 0.5);
+  world.poster().accept_event(make_event(world.client_id(), "evt_hang_short", "invoice.paid"));
+
+  REQUIRE(world.sink().wait_for(path, 2, delivery_timeout));
+  auto& store = world.store();
+  auto settled =
+      wait_delivery_settled(store, world.client_id(), "evt_hang_short", hook.id, delivery_timeout);
+  REQUIRE(settled);
+  CHECK(settled->status == delivery_status::succeeded);
+  auto attempts = delivery_attempts(store, world.client_id(), settled->id);
+  REQUIRE(attempts.size() == 2);
+  CHECK_THAT(attempts[0].error, Contains("timeout"));
+  // Given up after the webhook's 0.5 s, not the server's 10 s default.
+  CHECK(attempts[0].duration_ms >= 400);
+  CHECK(attempts[0].duration_ms < default_attempt_timeout_ms / 2);
+  CHECK(attempts[1].status_code == 200);
+}
+
 TEST_CASE("429 and 503 with Retry-After: the next attempt is not earlier than Retry-After",
           "[e2e][engine][sqlite]") {
   engine_world world;

@@ -173,6 +173,7 @@ TEST_CASE_METHOD(store_fixture, "webhook CRUD round-trips every field", "[store]
   w.ordered = true;
   w.public_key = "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqh\n-----END PUBLIC KEY-----\n";
   w.encrypt_fields = R"(["data.card","data.ssn"])";
+  w.timeout_ms = 2500;
   w.headers = R"({"X-Team":"payments \"core\"","X-Name":"Zoë ✓"})";
   w.description = "line one\nline two, it's 'quoted'; DROP TABLE webhooks; --";
   w.status = "paused";
@@ -199,6 +200,7 @@ TEST_CASE_METHOD(store_fixture, "webhook CRUD round-trips every field", "[store]
     u.ordered = false;
     u.public_key = "";
     u.encrypt_fields = "";
+    u.timeout_ms = 0;
     u.headers = R"({"X-Other":"1"})";
     u.description = "updated";
     u.status = "disabled";
@@ -373,8 +375,7 @@ TEST_CASE_METHOD(store_fixture, "list_webhooks pages visit every row once, order
     req.after = expected[6];
     req.limit = 4;
     auto p = STORE_OK(store().list_webhooks(client_a, req));
-    CHECK(ids_of(p.items) ==
-          std::vector<std::string>(expected.begin() + 7, expected.begin() + 11));
+    CHECK(ids_of(p.items) == std::vector<std::string>(expected.begin() + 7, expected.begin() + 11));
   }
 
   SECTION("a limit larger than the rows returns one page") {
@@ -462,8 +463,14 @@ TEST_CASE_METHOD(store_fixture, "event types: insert, list, duplicate name is a 
 }
 
 TEST_CASE_METHOD(store_fixture, "sources: CRUD, lookup by api key, api key conflicts", "[store]") {
-  source s1{next_id("src"), "billing", "key-billing", "s3cr3t-1",
-            {"invoice.paid", "invoice.*"}, {"10.0.0.0/8", "2001:db8::/32"}, now(), now()};
+  source s1{next_id("src"),
+            "billing",
+            "key-billing",
+            "s3cr3t-1",
+            {"invoice.paid", "invoice.*"},
+            {"10.0.0.0/8", "2001:db8::/32"},
+            now(),
+            now()};
   source s2{next_id("src"), "crm", "key-crm", "s3cr3t-2", {"user.created"}, {}, now(), now()};
   STORE_OK(store().insert_source(s1));
   STORE_OK(store().insert_source(s2));
@@ -519,8 +526,9 @@ TEST_CASE_METHOD(store_fixture, "sources: CRUD, lookup by api key, api key confl
   SECTION("list_sources pages visit every source once") {
     std::vector<std::string> expected{s1.id, s2.id};
     for (int i = 0; i < 5; ++i) {
-      source s{next_id("src"), "s" + std::to_string(i), "key-" + std::to_string(i), "x", {}, {},
-               now(), now()};
+      source s{
+          next_id("src"), "s" + std::to_string(i), "key-" + std::to_string(i), "x", {}, {}, now(),
+          now()};
       STORE_OK(store().insert_source(s));
       expected.push_back(s.id);
     }
@@ -546,7 +554,8 @@ TEST_CASE_METHOD(store_fixture, "append_events stores events with their deliveri
 
   for (const auto* ne : {&e1, &e2, &e3}) {
     check_same(STORE_OK(store().get_event(client_a, ne->ev.event_id)), ne->ev);
-    for (const auto& d : ne->deliveries) check_same(STORE_OK(store().get_delivery(client_a, d.id)), d);
+    for (const auto& d : ne->deliveries)
+      check_same(STORE_OK(store().get_delivery(client_a, d.id)), d);
     CHECK(sorted(ids_of(STORE_OK(store().list_event_deliveries(client_a, ne->ev.event_id)))) ==
           sorted(ids_of(ne->deliveries)));
   }
@@ -565,7 +574,8 @@ TEST_CASE_METHOD(store_fixture, "append_events stores events with their deliveri
     check_same(STORE_OK(store().get_event(client_a, e4.ev.event_id)), e4.ev);
     check_same(STORE_OK(store().get_event(client_a, e5.ev.event_id)), e5.ev);
     for (const auto* dup : {&dup_e1, &dup_e5, &dup_e3})
-      for (const auto& d : dup->deliveries) STORE_ERR(store().get_delivery(client_a, d.id), not_found);
+      for (const auto& d : dup->deliveries)
+        STORE_ERR(store().get_delivery(client_a, d.id), not_found);
     CHECK(sorted(ids_of(STORE_OK(store().list_event_deliveries(client_a, e1.ev.event_id)))) ==
           sorted(ids_of(e1.deliveries)));
     CHECK(ids_of(STORE_OK(store().list_event_deliveries(client_a, e5.ev.event_id))) ==
@@ -627,7 +637,8 @@ TEST_CASE_METHOD(store_fixture, "a failing append_events batch leaves nothing be
   // Retrying the good part works: nothing of it was kept as a "duplicate".
   CHECK(STORE_OK(store().append_events({good})).duplicate == std::vector<bool>{false});
   check_same(STORE_OK(store().get_event(client_a, good.ev.event_id)), good.ev);
-  for (const auto& d : good.deliveries) check_same(STORE_OK(store().get_delivery(client_a, d.id)), d);
+  for (const auto& d : good.deliveries)
+    check_same(STORE_OK(store().get_delivery(client_a, d.id)), d);
 }
 
 TEST_CASE_METHOD(store_fixture, "get_event returns the stored event", "[store]") {
@@ -699,8 +710,8 @@ TEST_CASE_METHOD(store_fixture,
         std::vector<std::string>{f.id, b.id, retry.id, e.id, c.id, a.id, late.id});
 }
 
-TEST_CASE_METHOD(store_fixture, "load_pending_for_webhook: that webhook's pending rows, oldest first",
-                 "[store]") {
+TEST_CASE_METHOD(store_fixture,
+                 "load_pending_for_webhook: that webhook's pending rows, oldest first", "[store]") {
   auto w1 = add_webhook(client_a);
   auto w2 = add_webhook(client_a);
   std::vector<delivery> d;
@@ -1003,7 +1014,9 @@ TEST_CASE_METHOD(store_fixture, "list_deliveries filters by status, since and un
   delivery_filter pending;
   pending.status = delivery_status::pending;
   auto pages = read_all_pages<delivery>(
-      [&](const page_request& req) { return store().list_deliveries(client_a, w.id, pending, req); },
+      [&](const page_request& req) {
+        return store().list_deliveries(client_a, w.id, pending, req);
+      },
       2);
   CHECK(ids_of(pages.rows) == ids{d[5].id, d[3].id, d[0].id});
   CHECK(pages.page_sizes == std::vector<size_t>{2, 1});
@@ -1284,10 +1297,9 @@ TEST_CASE_METHOD(store_fixture, "concurrent append_events store each event exact
   for (int th = 0; th < threads; ++th) {
     for (int b = 0; b < batches; ++b) {
       std::string tag = std::to_string(th) + "-" + std::to_string(b);
-      std::vector<std::string> event_ids{
-          "u-" + tag + "-0", "u-" + tag + "-1",
-          "s-" + std::to_string((b * 7 + th) % shared_pool),
-          "s-" + std::to_string((b * 3 + 2 * th + 1) % shared_pool)};
+      std::vector<std::string> event_ids{"u-" + tag + "-0", "u-" + tag + "-1",
+                                         "s-" + std::to_string((b * 7 + th) % shared_pool),
+                                         "s-" + std::to_string((b * 3 + 2 * th + 1) % shared_pool)};
       if (b % 5 == 0) event_ids.push_back(event_ids[0]);
       std::vector<new_event> batch;
       for (size_t i = 0; i < event_ids.size(); ++i) {

@@ -25,7 +25,7 @@ std::string unique_suffix() {
 
 /// A SQLite file in a temporary directory of its own, removed with the directory.
 class sqlite_backend final : public backend {
-public:
+ public:
   explicit sqlite_backend(std::filesystem::path dir) : dir_(std::move(dir)) {}
   ~sqlite_backend() override {
     std::error_code ec;
@@ -35,13 +35,13 @@ public:
   std::string store_name() const override { return "sqlite"; }
   std::string url() const override { return "sqlite:" + (dir_ / "store.db").string(); }
 
-private:
+ private:
   std::filesystem::path dir_;
 };
 
 /// A scratch PostgreSQL database, dropped when destroyed.
 class pg_backend final : public backend {
-public:
+ public:
   pg_backend(std::string admin_url, std::string name, std::string url)
       : admin_url_(std::move(admin_url)), name_(std::move(name)), url_(std::move(url)) {}
   ~pg_backend() override {
@@ -53,7 +53,7 @@ public:
   std::string store_name() const override { return "postgresql"; }
   std::string url() const override { return url_; }
 
-private:
+ private:
   std::string admin_url_;
   std::string name_;
   std::string url_;
@@ -91,8 +91,7 @@ result<std::unique_ptr<backend>> make_backend_from_environment() {
   std::string name = chosen == nullptr || *chosen == '\0' ? "sqlite" : chosen;
   if (name == "sqlite") return make_sqlite_backend();
   if (name == "pg" || name == "postgresql") return make_pg_backend();
-  return error{errc::invalid,
-               "WEBHOOKD_TEST_BACKEND must be sqlite or pg, not '" + name + "'"};
+  return error{errc::invalid, "WEBHOOKD_TEST_BACKEND must be sqlite or pg, not '" + name + "'"};
 }
 
 store_fixture::store_fixture() : ids_(clock_, 0x5eed) {
@@ -100,11 +99,14 @@ store_fixture::store_fixture() : ids_(clock_, 0x5eed) {
   if (!made.ok()) FAIL("store backend setup failed: " << describe(made));
   backend_ = std::move(*made);
   auto opened = open_store_blocking(store_settings{backend_->url(), 4});
-  if (!opened.ok()) FAIL("opening the store at " << backend_->url() << " failed: " << describe(opened));
+  if (!opened.ok())
+    FAIL("opening the store at " << backend_->url() << " failed: " << describe(opened));
   store_ = std::move(*opened);
 }
 
-store_fixture::~store_fixture() { store_.reset(); }
+store_fixture::~store_fixture() {
+  store_.reset();
+}
 
 void store_fixture::reopen() {
   store_.reset();
@@ -176,8 +178,8 @@ new_event store_fixture::add_event(const std::string& client_id,
 
 void store_fixture::record(const delivery& d, int attempt_no, delivery_status status,
                            int64_t next_at, const std::string& dlq_reason) {
-  STORE_OK(store().record_attempts(
-      {make_outcome(d, attempt_no, status, now(), next_at, dlq_reason)}));
+  STORE_OK(
+      store().record_attempts({make_outcome(d, attempt_no, status, now(), next_at, dlq_reason)}));
 }
 
 attempt_outcome make_outcome(const delivery& d, int attempt_no, delivery_status status,
@@ -203,8 +205,8 @@ attempt_outcome make_outcome(const delivery& d, int attempt_no, delivery_status 
   }
   o.new_status = status;
   o.next_attempt_at = next_at;
-  o.dlq_reason = dlq_reason.empty() && status == delivery_status::failed ? "client error 400"
-                                                                           : dlq_reason;
+  o.dlq_reason =
+      dlq_reason.empty() && status == delivery_status::failed ? "client error 400" : dlq_reason;
   return o;
 }
 
@@ -236,6 +238,7 @@ void check_same(const webhook& actual, const webhook& expected) {
   CHECK(actual.ordered == expected.ordered);
   CHECK(actual.public_key == expected.public_key);
   CHECK(actual.encrypt_fields == expected.encrypt_fields);
+  CHECK(actual.timeout_ms == expected.timeout_ms);
   CHECK(actual.headers == expected.headers);
   CHECK(actual.description == expected.description);
   CHECK(actual.status == expected.status);
