@@ -31,7 +31,10 @@ std::string endpoint_text(const std::string& host, uint16_t port) {
 server::server(http_settings settings, readiness_check check, std::shared_ptr<spdlog::logger> log)
     : settings_(std::move(settings)), readiness_(std::move(check)), log_(std::move(log)) {
   server_.set_tcp_nodelay(true);
-  server_.set_socket_options(reuse_address_only);
+  server_.set_socket_options([this](socket_t sock) {
+    reuse_address_only(sock);
+    listen_socket_ = sock;  // httplib calls this for its listening socket only
+  });
   server_.set_keep_alive_timeout(static_cast<time_t>(settings_.keep_alive_timeout.count()));
   server_.set_keep_alive_max_count(settings_.keep_alive_max_requests);
   server_.set_read_timeout(settings_.read_timeout);
@@ -112,6 +115,11 @@ start_result server::start() {
     return {false, 0, "cannot listen on " + where + ": " + reason};
   }
   port_ = static_cast<uint16_t>(bound);
+  // Listening again on a listening socket only changes its backlog (Linux).
+  if (listen_socket_ >= 0 && ::listen(listen_socket_, settings_.listen_backlog) != 0 && log_) {
+    log_->warn("cannot raise the listen backlog to {}: {}", settings_.listen_backlog,
+               std::strerror(errno));
+  }
 
   // httplib calls new_task_queue once its accept loop is running; from then on its stop() works.
   const auto threads = static_cast<std::size_t>(settings_.threads);

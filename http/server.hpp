@@ -3,6 +3,7 @@
 #include <httplib.h>
 #include <spdlog/logger.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -26,6 +27,10 @@ struct http_settings {
   std::chrono::seconds read_timeout{10};        ///< reading one request
   std::chrono::seconds write_timeout{10};       ///< writing one response
   std::size_t max_payload_bytes = 4 * 1024 * 1024;  ///< larger request bodies get 413
+  /// Connections the kernel queues before they are accepted (cpp-httplib's own is 5: a burst of
+  /// more clients connecting at once would wait out a 1 s SYN retransmit). Capped by the
+  /// kernel's net.core.somaxconn.
+  int listen_backlog = 4096;
 };
 
 /// What GET /readyz reports: ready, or not ready with a reason for operators and the names of
@@ -87,6 +92,7 @@ private:
   readiness_check readiness_;
   std::shared_ptr<spdlog::logger> log_;
   httplib::Server server_;
+  std::atomic<int> listen_socket_{-1};  ///< the listening socket, recorded when httplib makes it
   std::thread thread_;
   uint16_t port_ = 0;
 
