@@ -87,4 +87,16 @@ void write_auth_error(httplib::Response& res, const api_error& err) {
   write_api_error(res, err);
 }
 
+void write_route_error(const httplib::Request& req, httplib::Response& res, const api_error& err,
+                       spdlog::logger* log) {
+  if (err.status >= 500 && log != nullptr) {
+    log->warn("{} {} -> {} {}: {}", req.method, req.path, err.status, err.code, err.message);
+  }
+  if (err.status == 401 || err.status == 403) {
+    write_auth_error(res, err);
+  } else {
+    write_api_error(res, err);
+  }
+}
+
 }  // namespace webhookd::http

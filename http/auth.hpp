@@ -1,6 +1,7 @@
 #pragma once
 
 #include <httplib.h>
+#include <spdlog/logger.h>
 
 #include <string>
 #include <string_view>
@@ -42,5 +43,10 @@ class authenticator {
 
 /// Writes a 401/403 from authenticate() with a WWW-Authenticate: Bearer challenge for 401.
 void write_auth_error(httplib::Response& res, const api_error& err);
+
+/// Writes any route's error answer: 401/403 through write_auth_error, the rest through
+/// write_api_error; a 5xx is also logged at warn with the request line (when `log` is set).
+void write_route_error(const httplib::Request& req, httplib::Response& res, const api_error& err,
+                       spdlog::logger* log);
 
 }  // namespace webhookd::http

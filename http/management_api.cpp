@@ -99,14 +99,7 @@ void management_api::register_routes(httplib::Server& routes) {
 
 void management_api::fail(const httplib::Request& req, httplib::Response& res,
                           const api_error& err) const {
-  if (err.status >= 500 && log_) {
-    log_->warn("{} {} -> {} {}: {}", req.method, req.path, err.status, err.code, err.message);
-  }
-  if (err.status == 401 || err.status == 403) {
-    write_auth_error(res, err);
-  } else {
-    write_api_error(res, err);
-  }
+  write_route_error(req, res, err, log_.get());
 }
 
 // --- webhooks ---------------------------------------------------------------------------------
