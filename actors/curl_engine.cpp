@@ -97,6 +97,7 @@ void trim_partial_utf8(std::string& text) {
 // and into it (callback data, the body, the error buffer).
 struct transfer {
   uint64_t id = 0;
+  std::string host_key;  // the curl_engine queue it came from
   http_request request;
   const ssrf_policy* policy = nullptr;
   slist_ptr headers;
@@ -259,10 +260,9 @@ class curl_engine::core {
   ~core() = default;
 
   void submit(uint64_t id, http_request request) {
-    auto index = static_cast<std::size_t>(std::clamp(request.priority, 0, 2));
     {
       std::lock_guard<std::mutex> guard{mutex_};
-      queues_[index].push_back(queued_request{id, std::move(request)});
+      incoming_.push_back(queued_request{id, std::move(request), {}});
       queued_.fetch_add(1, std::memory_order_relaxed);
     }
     curl_multi_wakeup(multi_.get());
@@ -285,14 +285,16 @@ class curl_engine::core {
       collect_finished();
       if (stopping()) break;
       // A finished transfer may have freed a slot for a queued request: start it first.
-      if (transfers_.size() < settings_.max_in_flight && queued() > 0) continue;
+      if (transfers_.size() < settings_.max_in_flight && any_ready()) continue;
       curl_multi_poll(multi_.get(), nullptr, 0, max_poll_ms, nullptr);
     }
     for (auto& entry : transfers_) curl_multi_remove_handle(multi_.get(), entry.first);
     transfers_.clear();
     running_.store(0, std::memory_order_relaxed);
+    hosts_.clear();
+    for (auto& ring : ready_) ring.clear();
     std::lock_guard<std::mutex> guard{mutex_};
-    for (auto& queue : queues_) queue.clear();
+    incoming_.clear();
     queued_.store(0, std::memory_order_relaxed);
   }
 
@@ -300,26 +302,103 @@ class curl_engine::core {
   struct queued_request {
     uint64_t id;
     http_request request;
+    std::string host_key;  // set when the curl thread takes the request in
   };
 
   bool stopping() const { return stopping_.load(std::memory_order_acquire); }
 
-  void start_queued() {
-    std::vector<queued_request> batch;
-    {
-      std::lock_guard<std::mutex> guard{mutex_};
-      for (auto& queue : queues_) {  // high, standard, bulk
-        while (!queue.empty() && transfers_.size() + batch.size() < settings_.max_in_flight) {
-          batch.push_back(std::move(queue.front()));
-          queue.pop_front();
-        }
-      }
-      queued_.fetch_sub(batch.size(), std::memory_order_relaxed);
-    }
-    for (auto& next : batch) start(std::move(next));
+  // Requests of one host:port waiting to start, and how many of its transfers run. A host
+  // takes part in the scheduling only while it has a connection slot free, so requests to a
+  // dead or slow host wait here, outside the multi handle, and hold none of max_in_flight.
+  struct host_queue {
+    std::size_t running = 0;
+    std::array<std::deque<queued_request>, 3> waiting;  // high, standard, bulk
+    std::array<bool, 3> in_ready{};                     // listed in ready_[priority]
+  };
+
+  // Where a request waits: "scheme://host:port" (curl keeps one connection pool per host:port).
+  static std::string host_key_of(const std::string& url) {
+    auto parsed = parse_url(url);
+    if (!parsed) return url;  // prepare_http_request let it through: cannot happen
+    return parsed->scheme + "://" + parsed->host_for_url() + ":" + std::to_string(parsed->port);
   }
 
-  void fail_now(uint64_t id, std::string error) {
+  bool host_has_slot(const host_queue& host) const {
+    return host.running < settings_.max_host_connections;
+  }
+
+  void mark_ready(host_queue& host, std::size_t priority) {
+    if (host.in_ready[priority] || host.waiting[priority].empty() || !host_has_slot(host)) return;
+    host.in_ready[priority] = true;
+    ready_[priority].push_back(&host);
+  }
+
+  bool any_ready() const {
+    return std::any_of(ready_.begin(), ready_.end(), [](const auto& r) { return !r.empty(); });
+  }
+
+  // Moves submitted requests to their hosts' queues, then starts requests while
+  // max_in_flight allows: high before standard before bulk, and within one priority the hosts
+  // with a free connection slot take turns (round robin), each host in its submit order.
+  void start_queued() {
+    std::vector<queued_request> arrived;
+    {
+      std::lock_guard<std::mutex> guard{mutex_};
+      arrived.swap(incoming_);
+    }
+    for (auto& next : arrived) {
+      auto priority = static_cast<std::size_t>(std::clamp(next.request.priority, 0, 2));
+      next.host_key = host_key_of(next.request.url);
+      auto& host = hosts_[next.host_key];
+      host.waiting[priority].push_back(std::move(next));
+      mark_ready(host, priority);
+    }
+    while (transfers_.size() < settings_.max_in_flight) {
+      auto picked = next_ready();
+      if (!picked.first) break;
+      host_queue& host = *picked.first;
+      std::size_t priority = picked.second;
+      queued_request next = std::move(host.waiting[priority].front());
+      host.waiting[priority].pop_front();
+      queued_.fetch_sub(1, std::memory_order_relaxed);
+      ++host.running;
+      host.in_ready[priority] = false;
+      mark_ready(host, priority);  // back to the end of the ring if it has more and a free slot
+      start(std::move(next));
+    }
+  }
+
+  // The next host allowed to start a request and the priority to take, or {nullptr, 0}.
+  // Entries of hosts that filled their slots since they were listed are dropped here.
+  std::pair<host_queue*, std::size_t> next_ready() {
+    for (std::size_t priority = 0; priority < ready_.size(); ++priority) {
+      auto& ring = ready_[priority];
+      while (!ring.empty()) {
+        host_queue* host = ring.front();
+        ring.pop_front();
+        if (host_has_slot(*host) && !host->waiting[priority].empty()) return {host, priority};
+        host->in_ready[priority] = false;
+      }
+    }
+    return {nullptr, 0};
+  }
+
+  // A transfer of `host` ended (or never started): its slot goes back to the host's queues.
+  void release_slot(const std::string& key) {
+    auto it = hosts_.find(key);
+    if (it == hosts_.end()) return;
+    host_queue& host = it->second;
+    if (host.running > 0) --host.running;
+    bool idle = host.running == 0;
+    for (std::size_t priority = 0; priority < host.waiting.size(); ++priority) {
+      mark_ready(host, priority);
+      idle = idle && host.waiting[priority].empty() && !host.in_ready[priority];
+    }
+    if (idle) hosts_.erase(it);
+  }
+
+  void fail_now(uint64_t id, const std::string& host_key, std::string error) {
+    release_slot(host_key);
     http_response response;
     response.error_kind = "other";
     response.error = std::move(error);
@@ -329,19 +408,21 @@ class curl_engine::core {
   void start(queued_request next) {
     auto t = std::make_unique<transfer>();
     t->id = next.id;
+    t->host_key = std::move(next.host_key);
     t->request = std::move(next.request);
     t->policy = settings_.policy.get();
     t->easy.reset(curl_easy_init());
-    if (!t->easy) return fail_now(t->id, "curl_easy_init failed");
-    if (auto problem = configure(*t)) return fail_now(t->id, *problem);
+    if (!t->easy) return fail_now(t->id, t->host_key, "curl_easy_init failed");
+    if (auto problem = configure(*t)) return fail_now(t->id, t->host_key, *problem);
     CURL* easy = t->easy.get();
     t->started = steady::now();
     auto [it, inserted] = transfers_.emplace(easy, std::move(t));
     (void)inserted;
     if (auto code = curl_multi_add_handle(multi_.get(), easy); code != CURLM_OK) {
       uint64_t id = it->second->id;
+      std::string host_key = std::move(it->second->host_key);
       transfers_.erase(it);
-      fail_now(id, std::string{"curl_multi_add_handle: "} + curl_multi_strerror(code));
+      fail_now(id, host_key, std::string{"curl_multi_add_handle: "} + curl_multi_strerror(code));
       return;
     }
     running_.store(transfers_.size(), std::memory_order_relaxed);
@@ -417,6 +498,7 @@ class curl_engine::core {
     std::unique_ptr<transfer> t = std::move(it->second);
     transfers_.erase(it);
     running_.store(transfers_.size(), std::memory_order_relaxed);  // before the result is out
+    release_slot(t->host_key);
     http_response response = make_response(*t, code);
     uint64_t id = t->id;
     t.reset();
@@ -451,12 +533,17 @@ class curl_engine::core {
   completion_handler on_done_;
   multi_ptr multi_;
   std::mutex mutex_;
-  std::array<std::deque<queued_request>, 3> queues_;  // guarded by mutex_; high, standard, bulk
+  std::vector<queued_request> incoming_;  // guarded by mutex_: submitted, not yet taken in
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> running_{0};
   std::atomic<uint64_t> queued_{0};
   // Curl thread only. Declared after multi_: gone before the multi handle is cleaned up.
   std::unordered_map<CURL*, std::unique_ptr<transfer>> transfers_;
+  // Curl thread only: the requests waiting to start, by host, and per priority the hosts that
+  // may start one now (pointers into hosts_, whose nodes never move; a host leaves hosts_ only
+  // when it is listed nowhere).
+  std::unordered_map<std::string, host_queue> hosts_;
+  std::array<std::deque<host_queue*>, 3> ready_;
 };
 
 curl_engine::curl_engine(const http_client_settings& settings, completion_handler on_done)

@@ -20,8 +20,10 @@ namespace webhookd {
 std::optional<std::string> prepare_http_request(http_request& request);
 
 /// Runs transfers on its own thread with libcurl's multi interface: keep-alive connection reuse,
-/// at most max_in_flight transfers at once (the rest queue, high before standard before bulk),
-/// every connect vetted by the SSRF policy. Thread-safe: submit and the counters may be called
+/// at most max_in_flight transfers at once and at most max_host_connections per host:port (the
+/// rest queue per host, high before standard before bulk, hosts taking turns within a
+/// priority; a request waiting for its host's connection slot holds no global slot), every
+/// connect vetted by the SSRF policy. Thread-safe: submit and the counters may be called
 /// from any thread.
 class curl_engine {
  public:
@@ -48,7 +50,7 @@ class curl_engine {
 
   /// Transfers inside the multi handle right now.
   uint64_t running() const;
-  /// Requests waiting for a slot under max_in_flight.
+  /// Requests waiting to start (for a slot under max_in_flight or of their host).
   uint64_t queued() const;
 
  private:

@@ -69,7 +69,8 @@ struct http_client_stats {
   uint64_t pending = 0;
   /// Transfers currently inside the curl multi handle.
   uint64_t running = 0;
-  /// Requests waiting for a free slot under max_in_flight.
+  /// Requests waiting to start: for a free slot under max_in_flight or for a connection slot
+  /// of their host (max_host_connections).
   uint64_t queued = 0;
   /// Requests answered since the client started.
   uint64_t completed = 0;
@@ -96,8 +97,10 @@ typename Inspector::result_type inspect(Inspector& f, http_client_stats& x) {
 struct http_client_settings {
   /// Transfers running at once across all hosts; more requests wait in priority order.
   std::size_t max_in_flight = 1024;
-  /// Connections open at once to one host:port (CURLMOPT_MAX_HOST_CONNECTIONS); transfers
-  /// beyond it wait inside curl for a connection to come free.
+  /// Transfers (so connections) running at once to one host:port. Requests beyond it wait in
+  /// the client's queue, not inside curl, and hold none of max_in_flight: a slow or dead host
+  /// holds at most this many of the global slots, and hosts with requests waiting take turns
+  /// at the free ones.
   std::size_t max_host_connections = 64;
   /// Connections kept alive for reuse (CURLMOPT_MAXCONNECTS).
   std::size_t max_idle_connections = 1024;

@@ -588,3 +588,37 @@ TEST_CASE("http_client: a client with no handles left ends on its own", "[unit]"
   sys.await_all_actors_done();  // hangs (and the ctest timeout fails) if the client lingers
   CHECK(server.count("/echo") == 1);
 }
+
+TEST_CASE("http_client: a hanging host can't take the slots of a healthy one", "[unit]") {
+  // Two receivers on two ports, so two hosts to the client. Every slot the client has would go
+  // to the hanging one if its requests beyond the host cap counted against max_in_flight.
+  test_server hanging;
+  test_server healthy;
+  client_env env{loopback_policy(), 4, 2};
+  caf::scoped_actor self{env.sys()};
+  using handle_type = decltype(self->request(env.client(), 60s, http_request{}));
+  std::vector<handle_type> held;
+  for (int i = 0; i < 6; ++i) {
+    auto request = post(hanging.url("/slow"));
+    request.total_timeout_ms = 60000;
+    held.push_back(self->request(env.client(), 60s, request));
+  }
+  // Two run on the host's two connections; the other four wait for them, holding no slot.
+  REQUIRE(env.wait_for_stats(
+      [](const http_client_stats& s) { return s.running == 2 && s.queued == 4; }));
+  self->request(env.client(), 60s, post(healthy.url("/echo")))
+      .receive([](http_response& r) { CHECK(r.status_code == 204); },
+               [&](caf::error& err) { FAIL_CHECK(env.sys().render(err)); });
+  // The healthy answer came while every hanging request was still held.
+  auto stats = env.stats();
+  CHECK(stats.completed == 1);
+  CHECK(stats.running == 2);
+  CHECK(stats.queued == 4);
+  CHECK(hanging.count("/slow") == 2);
+  hanging.release();
+  int answered = 0;
+  for (auto& handle : held)
+    handle.receive([&](http_response& r) { answered += r.status_code == 200 ? 1 : 0; },
+                   [&](caf::error& err) { FAIL_CHECK(env.sys().render(err)); });
+  CHECK(answered == 6);
+}
