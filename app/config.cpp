@@ -25,8 +25,8 @@ struct setting_def {
   const char* env;           // environment variable
   const char* default_text;  // shown in --help; nullptr when computed or absent
   const char* help;
-  bool is_flag = false;      // boolean: "--key" alone means true
-  bool is_list = false;      // comma-separated, or an array in the config file
+  bool is_flag = false;  // boolean: "--key" alone means true
+  bool is_list = false;  // comma-separated, or an array in the config file
 };
 
 const std::vector<setting_def>& setting_defs() {
@@ -71,19 +71,34 @@ const setting_def* find_def(const std::string& key) {
 }
 
 const std::vector<std::string>& keys_of(command cmd) {
-  static const std::vector<std::string> serve = {
-      "listen",     "store",          "jwt-secret", "allow-private-targets", "allow-http",
-      "node-id",    "cluster-listen", "log-format", "log-level",             "http-threads",
-      "health-interval", "health-deadline", "alert-client-id", "alert-dlq-threshold",
-      "alert-crash-restarts", "alert-window"};
+  static const std::vector<std::string> serve = {"listen",
+                                                 "store",
+                                                 "jwt-secret",
+                                                 "allow-private-targets",
+                                                 "allow-http",
+                                                 "node-id",
+                                                 "cluster-listen",
+                                                 "log-format",
+                                                 "log-level",
+                                                 "http-threads",
+                                                 "health-interval",
+                                                 "health-deadline",
+                                                 "alert-client-id",
+                                                 "alert-dlq-threshold",
+                                                 "alert-crash-restarts",
+                                                 "alert-window"};
   static const std::vector<std::string> migrate = {"store", "log-format", "log-level"};
   static const std::vector<std::string> token = {"jwt-secret"};
   static const std::vector<std::string> none;
   switch (cmd) {
-    case command::serve: return serve;
-    case command::migrate: return migrate;
-    case command::version: return none;
-    case command::token: return token;
+    case command::serve:
+      return serve;
+    case command::migrate:
+      return migrate;
+    case command::version:
+      return none;
+    case command::token:
+      return token;
   }
   return none;
 }
@@ -216,9 +231,8 @@ std::optional<std::string> check_node_id(const std::string& id) {
 std::optional<spdlog::level::level_enum> parse_log_level(const std::string& text) {
   using spdlog::level::level_enum;
   static const std::map<std::string, level_enum> levels = {
-      {"trace", level_enum::trace}, {"debug", level_enum::debug},
-      {"info", level_enum::info},   {"warn", level_enum::warn},
-      {"warning", level_enum::warn}, {"error", level_enum::err},
+      {"trace", level_enum::trace},       {"debug", level_enum::debug},  {"info", level_enum::info},
+      {"warn", level_enum::warn},         {"warning", level_enum::warn}, {"error", level_enum::err},
       {"critical", level_enum::critical}, {"off", level_enum::off}};
   auto it = levels.find(to_lower(text));
   if (it == levels.end()) return std::nullopt;
@@ -248,7 +262,7 @@ struct usage_error {
 };
 
 class resolver {
-public:
+ public:
   resolver(const config_inputs& inputs, const std::map<std::string, std::string>& flag_text,
            const std::map<std::string, CLI::Option*>& options, const config_file_entries& file,
            std::string file_path)
@@ -295,19 +309,25 @@ public:
     std::string name;
     std::string suffix;
     switch (raw.from) {
-      case origin::flag: name = std::string("--") + key; break;
-      case origin::env: name = def.env; break;
+      case origin::flag:
+        name = std::string("--") + key;
+        break;
+      case origin::env:
+        name = def.env;
+        break;
       case origin::file:
         name = key;
         suffix = " in config file " + file_path_ + " line " + std::to_string(raw.file_line);
         break;
-      case origin::fallback: name = "default " + key; break;
+      case origin::fallback:
+        name = "default " + key;
+        break;
     }
     std::string shown = show_value ? " '" + raw.text + "'" : "";
     return "invalid " + name + shown + suffix + ": " + reason;
   }
 
-private:
+ private:
   const config_inputs& inputs_;
   const std::map<std::string, std::string>& flag_text_;
   const std::map<std::string, CLI::Option*>& options_;
@@ -651,11 +671,11 @@ std::variant<config, early_exit> parse_config(const config_inputs& inputs) {
     return early_exit{exit_usage, one_line(problem->message)};
   }
   if (cfg.cmd == command::token) {
-    bool printable = !token_client.empty() && token_client.size() <= 256 &&
-                     std::all_of(token_client.begin(), token_client.end(), [](char c) {
-                       return static_cast<unsigned char>(c) > 0x20 &&
-                              static_cast<unsigned char>(c) < 0x7f;
-                     });
+    bool printable =
+        !token_client.empty() && token_client.size() <= 256 &&
+        std::all_of(token_client.begin(), token_client.end(), [](char c) {
+          return static_cast<unsigned char>(c) > 0x20 && static_cast<unsigned char>(c) < 0x7f;
+        });
     if (!printable) {
       return early_exit{exit_usage, "invalid --client '" + one_line(token_client) +
                                         "': must be 1-256 printable characters without spaces"};

@@ -55,9 +55,9 @@ struct token_settings {
 
 /// Cluster membership (PostgreSQL stores only).
 struct cluster_settings {
-  std::string node_id;       ///< this node's name in `nodes` (default: the host name)
-  bool enabled = false;      ///< --cluster-listen was given
-  std::string listen_host;   ///< where peers reach this node's actors (when enabled)
+  std::string node_id;      ///< this node's name in `nodes` (default: the host name)
+  bool enabled = false;     ///< --cluster-listen was given
+  std::string listen_host;  ///< where peers reach this node's actors (when enabled)
   uint16_t listen_port = 0;
 };
 

@@ -15,7 +15,7 @@ using namespace webhookd::app;
 
 // A throwaway config file, removed at scope exit.
 class temp_config_file {
-public:
+ public:
   explicit temp_config_file(const std::string& text) {
     char name[] = "/tmp/webhookd-config-test-XXXXXX";
     int fd = ::mkstemp(name);
@@ -27,7 +27,7 @@ public:
   ~temp_config_file() { std::filesystem::remove(path_); }
   const std::string& path() const { return path_; }
 
-private:
+ private:
   std::string path_;
 };
 
@@ -90,11 +90,11 @@ TEST_CASE("serve defaults follow the design's settings table", "[unit][config]")
 }
 
 TEST_CASE("every setting is read from its flag", "[unit][config]") {
-  config cfg = parse_ok(serve_with(
-      {"--listen", "[::1]:0", "--store", "postgresql://u:pw@db:5432/hooks",
-       "--allow-private-targets", "10.0.0.0/8, ::1/128", "--allow-http", "--node-id", "node-a",
-       "--cluster-listen", "0.0.0.0:4100", "--log-format", "json", "--log-level", "debug",
-       "--http-threads", "8"}));
+  config cfg =
+      parse_ok(serve_with({"--listen", "[::1]:0", "--store", "postgresql://u:pw@db:5432/hooks",
+                           "--allow-private-targets", "10.0.0.0/8, ::1/128", "--allow-http",
+                           "--node-id", "node-a", "--cluster-listen", "0.0.0.0:4100",
+                           "--log-format", "json", "--log-level", "debug", "--http-threads", "8"}));
   CHECK(cfg.http.host == "::1");
   CHECK(cfg.http.port == 0);
   CHECK(cfg.store.url == "postgresql://u:pw@db:5432/hooks");
@@ -132,7 +132,8 @@ TEST_CASE("every setting is read from its environment variable", "[unit][config]
   CHECK(cfg.http.threads == 3);
 }
 
-TEST_CASE("config file keys are the flag names; arrays and underscores-free keys", "[unit][config]") {
+TEST_CASE("config file keys are the flag names; arrays and underscores-free keys",
+          "[unit][config]") {
   temp_config_file file(R"(# development config
 listen = "127.0.0.1:7000"
 store = 'sqlite:/var/lib/webhookd/data.db'
