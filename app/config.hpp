@@ -127,9 +127,6 @@ std::string local_hostname();
 /// error messages.
 std::string redact_store_url(const std::string& url);
 
-/// Validates "a.b.c.d/n" or "IPv6/n"; returns why it is malformed, or nullopt if it is fine.
-std::optional<std::string> check_cidr(const std::string& cidr);
-
 /// A parsed "HOST:PORT" or "[IPv6]:PORT" (host without brackets).
 struct host_port {
   std::string host;

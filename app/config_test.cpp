@@ -216,14 +216,18 @@ TEST_CASE("errors name the setting, its source and the problem", "[unit][config]
   }
   SECTION("malformed CIDRs") {
     CHECK(parse_error(serve_with({"--allow-private-targets", "10.0.0.0/8,10.0.0.0/33"})) ==
-          "invalid --allow-private-targets '10.0.0.0/8,10.0.0.0/33': '10.0.0.0/33': prefix "
-          "length must be 0-32");
+          "invalid --allow-private-targets '10.0.0.0/8,10.0.0.0/33': '10.0.0.0/33' is not a CIDR "
+          "block: prefix length must be at most 32");
     CHECK_THAT(parse_error(serve_with({"--allow-private-targets", "10.0.0/8"})),
-               Catch::Contains("'10.0.0' is not an IPv4 or IPv6 address"));
-    CHECK_THAT(parse_error(serve_with({"--allow-private-targets", "10.0.0.1"})),
-               Catch::Contains("has no prefix length"));
+               Catch::Contains("'10.0.0/8' is not a CIDR block: expected ADDRESS/PREFIX"));
+    CHECK_THAT(parse_error(serve_with({"--allow-private-targets", "10.0.0.1/8"})),
+               Catch::Contains("host bits are set; did you mean 10.0.0.0/8?"));
     CHECK_THAT(parse_error(serve_with({"--allow-private-targets", "::1/129"})),
-               Catch::Contains("prefix length must be 0-128"));
+               Catch::Contains("prefix length must be at most 128"));
+  }
+  SECTION("a bare address is a one-address block") {
+    auto cfg = parse_ok(serve_with({"--allow-private-targets", "10.0.0.1, ::1"}));
+    CHECK(cfg.targets.allow_private_targets == std::vector<std::string>{"10.0.0.1", "::1"});
   }
   SECTION("other values") {
     CHECK_THAT(parse_error(serve_with({"--store", "mysql://x"})),
