@@ -282,7 +282,10 @@ attempt_verdict endpoint_core::on_attempt_finished(const std::string& delivery_i
   entry& e = found->second;
   --in_flight_;
   const int attempt_no = e.job.row.attempts + 1;
-  v.decision = classify_attempt(report.result, attempt_no, policy_, now_ms, rng_);
+  // The policy counts the attempts of the current series: a resend or replay starts a new one
+  // (max_attempts and the schedule afresh) while attempt numbers keep growing.
+  const int series_attempt = std::max(1, attempt_no - e.job.row.series_start);
+  v.decision = classify_attempt(report.result, series_attempt, policy_, now_ms, rng_);
   if (v.decision.endpoint_failure)
     breaker_.on_failure(now_ms);
   else

@@ -186,7 +186,9 @@ class endpoint_core {
   const delivery_job* job(const std::string& delivery_id) const;
 
   /// Classifies the result of an in-flight attempt (core/delivery_outcome.hpp), updates the
-  /// breaker and the failing streak, and moves the job to "recording".
+  /// breaker and the failing streak, and moves the job to "recording". The retry policy counts
+  /// the attempts since the row's series_start (a resend or replay restarts max_attempts and the
+  /// schedule); the attempt's attempt_no is the delivery's own count, which keeps growing.
   attempt_verdict on_attempt_finished(const std::string& delivery_id, const attempt_report& report,
                                       int64_t now_ms);
   /// The store writer confirmed (`ok`) or refused the outcome of a recording job: a retry goes

@@ -205,6 +205,56 @@ TEST_CASE("endpoint_core retries on the webhook's schedule, after the write is c
   CHECK(core.snapshot(now + 11).failed == 1);
 }
 
+TEST_CASE(
+    "endpoint_core gives a replayed delivery a new series: max_attempts and the schedule "
+    "start again while attempt numbers keep growing",
+    "[unit]") {
+  endpoint_core core(make_webhook(R"({"max_attempts": 3, "schedule": [0, 4, 60], "jitter": 0})"),
+                     settings_with(), t0, 1);
+  // Parked after its 3 attempts, then replayed: the new series starts at attempt 4.
+  auto replayed = make_job(1);
+  replayed.row.attempts = 3;
+  replayed.row.series_start = 3;
+  // Reloaded in the middle of its first series (2 of 3 attempts made): one attempt is left.
+  auto reloaded = make_job(2);
+  reloaded.row.attempts = 2;
+  (void)core.offer(std::move(replayed), t0);
+  (void)core.offer(std::move(reloaded), t0);
+  auto starts = core.start_due(t0);
+  REQUIRE(starts.size() == 2);
+
+  auto other = core.on_attempt_finished("msg_1002", answered(500), t0 + 5);
+  CHECK(other.outcome.att.attempt_no == 3);
+  CHECK(other.decision.verdict == delivery_verdict::dlq);
+  CHECK(other.outcome.dlq_reason.rfind("exhausted after 3 attempts", 0) == 0);
+  core.on_recorded("msg_1002", true, t0 + 6);
+
+  // The series' delays are the schedule's from its first step: 4 s, then 60 s.
+  int64_t now = t0;
+  const std::vector<int64_t> delays{4000, 60'000};
+  for (int attempt = 4; attempt <= 5; ++attempt) {
+    if (attempt > 4) {
+      auto again = core.start_due(now);
+      REQUIRE(again.size() == 1);
+      CHECK(again[0].attempt_no == attempt);
+    }
+    auto v = core.on_attempt_finished("msg_1001", answered(500), now + 5);
+    CHECK(v.outcome.att.attempt_no == attempt);
+    CHECK(v.decision.verdict == delivery_verdict::retry);
+    CHECK(v.outcome.next_attempt_at == now + 5 + delays[attempt - 4]);
+    core.on_recorded("msg_1001", true, now + 6);
+    now = v.outcome.next_attempt_at;
+  }
+  auto last = core.start_due(now);
+  REQUIRE(last.size() == 1);
+  CHECK(last[0].attempt_no == 6);
+  auto v = core.on_attempt_finished("msg_1001", answered(500), now + 5);
+  CHECK(v.outcome.att.attempt_no == 6);
+  CHECK(v.decision.verdict == delivery_verdict::dlq);
+  CHECK(v.outcome.new_status == delivery_status::failed);
+  CHECK(v.outcome.dlq_reason.rfind("exhausted after 3 attempts", 0) == 0);
+}
+
 TEST_CASE("endpoint_core respects Retry-After on 429", "[unit]") {
   endpoint_core core(make_webhook(R"({"schedule": [0, 1, 1], "jitter": 0})"), settings_with(), t0,
                      1);

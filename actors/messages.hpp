@@ -58,7 +58,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, delivery& x) {
   return f(caf::meta::type_name("delivery"), x.id, x.client_id, x.event_id, x.event_type,
            x.webhook_id, x.partition, x.status, x.attempts, x.next_attempt_at, x.last_error,
-           x.created_at, x.updated_at);
+           x.created_at, x.updated_at, x.series_start);
 }
 
 template <class Inspector>

@@ -93,6 +93,10 @@ struct delivery {
   std::string last_error;
   int64_t created_at = 0;
   int64_t updated_at = 0;
+  /// Attempts made before the current series of attempts began: 0 for a new delivery, the
+  /// attempt count at the time of a resend or DLQ replay. The retry policy's max_attempts and
+  /// backoff schedule apply to the attempts after it; attempt numbers keep growing.
+  int series_start = 0;
 };
 
 /// An event to append with the deliveries it fans out to.

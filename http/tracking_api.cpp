@@ -39,6 +39,7 @@ json delivery_to_json(const delivery& d) {
       {"event_type", d.event_type},
       {"status", to_string(d.status)},
       {"attempt_count", d.attempts},
+      {"series_start", d.series_start},
       {"next_attempt_at",
        d.status == delivery_status::pending ? time_or_null(d.next_attempt_at) : json(nullptr)},
       {"last_error", d.last_error},

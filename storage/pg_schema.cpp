@@ -143,6 +143,10 @@ ALTER TABLE webhooks ADD COLUMN timeout_ms bigint NOT NULL DEFAULT 0;
 CREATE INDEX deliveries_pending_idx ON deliveries (webhook_id, next_attempt_at)
   WHERE status = 'pending';
 )sql"},
+    // Where a delivery's current series of attempts began (a resend or replay starts a new one).
+    {7, R"sql(
+ALTER TABLE deliveries ADD COLUMN series_start integer NOT NULL DEFAULT 0;
+)sql"},
 };
 
 struct civil_date {

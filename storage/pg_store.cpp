@@ -256,10 +256,10 @@ json event_to_json(const event& e) {
 const table_spec deliveries_table{
     "deliveries",
     {"id", "client_id", "event_id", "event_type", "webhook_id", "partition", "status", "attempts",
-     "next_attempt_at", "last_error", "created_at", "updated_at"}};
-const std::vector<const char*> deliveries_types{"text",   "text",    "text",   "text",
-                                                "text",   "integer", "text",   "integer",
-                                                "bigint", "text",    "bigint", "bigint"};
+     "next_attempt_at", "last_error", "created_at", "updated_at", "series_start"}};
+const std::vector<const char*> deliveries_types{"text",    "text",   "text",    "text",   "text",
+                                                "integer", "text",   "integer", "bigint", "text",
+                                                "bigint",  "bigint", "integer"};
 
 delivery delivery_from_row(const pqxx::row& row) {
   field_cursor f(row);
@@ -279,6 +279,7 @@ delivery delivery_from_row(const pqxx::row& row) {
   d.last_error = f.text();
   d.created_at = f.int64();
   d.updated_at = f.int64();
+  d.series_start = f.int32();
   return d;
 }
 
@@ -294,7 +295,8 @@ json delivery_to_json(const delivery& d) {
               {"next_attempt_at", d.next_attempt_at},
               {"last_error", d.last_error},
               {"created_at", d.created_at},
-              {"updated_at", d.updated_at}};
+              {"updated_at", d.updated_at},
+              {"series_start", d.series_start}};
 }
 
 const table_spec attempts_table{"delivery_attempts",
@@ -544,7 +546,8 @@ std::vector<std::pair<std::string, std::string>> statements() {
            delivery_cols},
 
       {"delivery_resend",
-       "UPDATE deliveries SET status = 'pending', next_attempt_at = $3, updated_at = $3 "
+       "UPDATE deliveries SET status = 'pending', next_attempt_at = $3, updated_at = $3, "
+       "series_start = attempts "
        "WHERE client_id = $1 AND id = $2 AND status IN ('succeeded', 'failed') RETURNING " +
            delivery_cols},
       {"delivery_status", "SELECT status FROM deliveries WHERE client_id = $1 AND id = $2"},
@@ -578,7 +581,8 @@ std::vector<std::pair<std::string, std::string>> statements() {
        "AND dlq.replayed_at = 0 AND dlq.delivery_id = wanted.id "
        "RETURNING dlq.delivery_id, wanted.ord), "
        "requeued AS (UPDATE deliveries d SET status = 'pending', next_attempt_at = $3, "
-       "updated_at = $3 FROM replayed r WHERE d.id = r.delivery_id RETURNING d.*, r.ord) "
+       "updated_at = $3, series_start = d.attempts FROM replayed r WHERE d.id = r.delivery_id "
+       "RETURNING d.*, r.ord) "
        "SELECT " +
            delivery_cols + " FROM requeued ORDER BY ord"},
 

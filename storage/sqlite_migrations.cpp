@@ -125,6 +125,11 @@ CREATE INDEX deliveries_pending_by_webhook ON deliveries (webhook_id, next_attem
   WHERE status = 'pending';
 )sql";
 
+// Where a delivery's current series of attempts began (a resend or replay starts a new one).
+constexpr const char* schema_v3 = R"sql(
+ALTER TABLE deliveries ADD COLUMN series_start INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 constexpr const char* create_migrations_table =
     "CREATE TABLE IF NOT EXISTS schema_migrations "
     "(version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)";
@@ -150,7 +155,7 @@ void apply(connection& conn, const migration& step) {
 }  // namespace
 
 std::vector<migration> migrations() {
-  return {{1, schema_v1}, {2, schema_v2}};
+  return {{1, schema_v1}, {2, schema_v2}, {3, schema_v3}};
 }
 
 int applied_version(connection& conn) {

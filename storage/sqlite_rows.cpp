@@ -166,6 +166,7 @@ delivery read_row<delivery>(const statement& stmt) {
   d.last_error = r.text();
   d.created_at = r.int64();
   d.updated_at = r.int64();
+  d.series_start = r.int32();
   return d;
 }
 
@@ -245,7 +246,7 @@ void bind_row(statement& stmt, const event& e) {
 void bind_row(statement& stmt, const delivery& d) {
   stmt.bind(d.id, d.client_id, d.event_id, d.event_type, d.webhook_id, d.partition,
             to_string(d.status), d.attempts, d.next_attempt_at, d.last_error, d.created_at,
-            d.updated_at);
+            d.updated_at, d.series_start);
 }
 
 void bind_row(statement& stmt, const attempt& a) {

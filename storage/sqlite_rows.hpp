@@ -31,7 +31,7 @@ inline constexpr table events_table{
 inline constexpr table deliveries_table{
     "deliveries",
     "id, client_id, event_id, event_type, webhook_id, \"partition\", status, attempts, "
-    "next_attempt_at, last_error, created_at, updated_at"};
+    "next_attempt_at, last_error, created_at, updated_at, series_start"};
 inline constexpr table attempts_table{
     "delivery_attempts",
     "delivery_id, attempt_no, started_at, duration_ms, status_code, error, response_excerpt"};

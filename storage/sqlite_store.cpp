@@ -429,8 +429,8 @@ class sqlite_store final : public blocking_store {
       if (status != "succeeded" && status != "failed")
         return error{errc::conflict, "delivery " + quoted(id) + " is " + status};
       auto stmt = conn_->prepare(
-          "UPDATE deliveries SET status = 'pending', next_attempt_at = ?2, updated_at = ?2 "
-          "WHERE id = ?1 RETURNING " +
+          "UPDATE deliveries SET status = 'pending', next_attempt_at = ?2, updated_at = ?2, "
+          "series_start = attempts WHERE id = ?1 RETURNING " +
           std::string(sqlite::deliveries_table.columns));
       auto row = fetch_one<delivery>(stmt.bind(id, now));
       if (!row) return not_found("delivery " + quoted(id));
@@ -639,8 +639,8 @@ class sqlite_store final : public blocking_store {
         .run();
     if (conn_->changes() == 0) return std::nullopt;
     auto stmt = conn_->prepare(
-        "UPDATE deliveries SET status = 'pending', next_attempt_at = ?2, updated_at = ?2 "
-        "WHERE id = ?1 RETURNING " +
+        "UPDATE deliveries SET status = 'pending', next_attempt_at = ?2, updated_at = ?2, "
+        "series_start = attempts WHERE id = ?1 RETURNING " +
         std::string(sqlite::deliveries_table.columns));
     return fetch_one<delivery>(stmt.bind(id, now));
   }

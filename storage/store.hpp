@@ -105,13 +105,14 @@ class blocking_store {
   /// The attempts of one delivery, in order.
   virtual result<std::vector<attempt>> list_attempts(const std::string& client_id,
                                                      const std::string& delivery_id) = 0;
-  /// Sets a delivery back to pending, due at `due_at` (manual resend); keeps its attempt count.
+  /// Sets a delivery back to pending, due at `due_at`; keeps its attempt count and its series.
   virtual result<delivery> requeue_delivery(const std::string& client_id, const std::string& id,
                                             int64_t due_at) = 0;
 
   /// Manual resend: sets a succeeded or failed delivery back to pending, due at `now`, and marks
   /// its DLQ entry (if it has one not replayed yet) replayed at `now`, in one transaction; the
-  /// attempt count is kept (numbering continues). not_found for a missing or foreign delivery;
+  /// attempt count is kept (numbering continues) and series_start is set to it (a new series of
+  /// attempts begins). not_found for a missing or foreign delivery;
   /// conflict when it is pending (already queued) or cancelled (its webhook was deleted).
   virtual result<delivery> resend_delivery(const std::string& client_id, const std::string& id,
                                            int64_t now) = 0;
@@ -126,8 +127,9 @@ class blocking_store {
   /// Entries not replayed yet, of every client (the DLQ size metric).
   virtual result<int64_t> count_dlq() = 0;
   /// Marks the client's unreplayed entries with these delivery ids as replayed at `now` and sets
-  /// their deliveries back to pending, due at `now`, in one transaction. Entries already replayed
-  /// or foreign are skipped. Returns the requeued deliveries.
+  /// their deliveries back to pending, due at `now`, with series_start set to their attempt count
+  /// (a new series of attempts), in one transaction. Entries already replayed or foreign are
+  /// skipped. Returns the requeued deliveries.
   virtual result<std::vector<delivery>> replay_dlq(const std::string& client_id,
                                                    const std::vector<std::string>& delivery_ids,
                                                    int64_t now) = 0;

@@ -335,6 +335,96 @@ TEST_CASE(
   CHECK(after.json.at("attempt_count") == 2);
 }
 
+// A replay or resend starts a new series of attempts: a webhook with max_attempts 2 against a
+// receiver answering 500 parks the delivery after attempts 1 and 2; a replay gets attempts 3 and
+// 4 (a full series, not the one attempt "left") before it is parked again; a resend once the
+// receiver is fixed delivers it. Every attempt carries the same webhook-id.
+void check_replay_series(world_options options) {
+  engine_world world(std::move(options));
+  const std::string path = "/series";
+  auto hook = world.add_webhook(path, {"invoice.paid"}, {{"retry_policy", fast_retry_policy(2)}},
+                                {{"then", 500}});
+  world.poster().accept_event(make_event(world.client_id(), "evt_series", "invoice.paid"));
+  auto& api = world.api();
+  REQUIRE(world.sink().wait_for(path, 2, delivery_timeout));
+  const std::string id = delivery_id_of(api, "evt_series", hook.id);
+  auto parked = wait_delivery_status(api, id, "failed");
+  INFO(parked.describe());
+  REQUIRE(parked.json.at("status") == "failed");
+  CHECK(parked.json.at("attempt_count") == 2);
+  CHECK(parked.json.at("series_start") == 0);
+  auto first_dlq = api.get("/api/v1/dlq?webhook_id=" + hook.id);
+  REQUIRE(first_dlq.status == 200);
+  REQUIRE(first_dlq.json.at("data").size() == 1);
+  const json first_entry = first_dlq.json.at("data")[0];
+  CHECK(first_entry.at("reason").get<std::string>().rfind("exhausted after 2 attempts", 0) == 0);
+
+  // Replayed while the receiver still fails: two more attempts, then parked again.
+  auto replay = api.post("/api/v1/dlq/replay", {{"delivery_ids", {id}}});
+  INFO(replay.describe());
+  REQUIRE(replay.status == 202);
+  CHECK(replay.json.at("replayed") == 1);
+  REQUIRE(world.sink().wait_for(path, 4, delivery_timeout));
+  auto again = wait_delivery_status(api, id, "failed");
+  INFO(again.describe());
+  REQUIRE(again.json.at("status") == "failed");
+  CHECK(again.json.at("attempt_count") == 4);
+  CHECK(again.json.at("series_start") == 2);
+  std::vector<int> numbers;
+  for (const auto& a : again.json.at("attempts")) {
+    numbers.push_back(a.at("attempt_no").get<int>());
+    CHECK(a.at("status_code") == 500);
+  }
+  CHECK(numbers == std::vector<int>{1, 2, 3, 4});
+  // Parked a second time: a new open DLQ entry, after the first one was replayed.
+  auto second_dlq = api.get("/api/v1/dlq?webhook_id=" + hook.id);
+  REQUIRE(second_dlq.status == 200);
+  REQUIRE(second_dlq.json.at("data").size() == 1);
+  const json second_entry = second_dlq.json.at("data")[0];
+  CHECK(second_entry.at("delivery_id") == id);
+  CHECK(second_entry.at("replayed_at").is_null());
+  CHECK(second_entry.at("reason").get<std::string>().rfind("exhausted after 2 attempts", 0) == 0);
+  CHECK(second_entry.at("created_at").get<std::string>() >
+        first_entry.at("created_at").get<std::string>());
+  CHECK(world.sink().count(path) == 4);
+
+  // Fixed receiver, resend: a third series, delivered at its first attempt (attempt 5).
+  world.sink().configure({{"path", path}, {"secrets", {hook.signing_secret}}, {"then", 200}});
+  auto resent = api.post("/api/v1/deliveries/" + id + "/resend", json::object());
+  INFO(resent.describe());
+  REQUIRE(resent.status == 202);
+  CHECK(resent.json.at("series_start") == 4);
+  REQUIRE(world.sink().wait_for(path, 5, delivery_timeout));
+  auto done = wait_delivery_status(api, id, "succeeded");
+  INFO(done.describe());
+  REQUIRE(done.json.at("status") == "succeeded");
+  CHECK(done.json.at("attempt_count") == 5);
+  CHECK(done.json.at("series_start") == 4);
+  CHECK(done.json.at("attempts").back().at("status_code") == 200);
+  auto got = world.sink().deliveries(path);
+  REQUIRE(got.size() == 5);
+  for (const auto& d : got) {
+    CHECK(d.at("id") == id);
+    CHECK(d.at("verified") == "verified");
+  }
+  CHECK(got[4].at("status") == 200);
+  CHECK(api.get("/api/v1/dlq?webhook_id=" + hook.id).json.at("data").empty());
+}
+
+TEST_CASE("a replay gets a new series of max_attempts; a resend after the fix delivers",
+          "[e2e][engine][tracking][sqlite]") {
+  check_replay_series({});
+}
+
+TEST_CASE(
+    "on PostgreSQL a replay gets a new series of max_attempts; a resend after the fix delivers",
+    "[e2e][engine][tracking][pg]") {
+  pg_database database;
+  world_options options;
+  options.store_url = database.url();
+  check_replay_series(options);
+}
+
 TEST_CASE("bulk replay delivers what a fixed receiver now accepts, once",
           "[e2e][engine][tracking][sqlite]") {
   check_bulk_replay({});

@@ -1199,6 +1199,77 @@ TEST_CASE_METHOD(store_fixture,
   CHECK(STORE_OK(store().list_attempts(client_a, parked.id)).size() == 1);
 }
 
+TEST_CASE_METHOD(store_fixture,
+                 "replay and resend start a new series at the attempt count; every read shows it",
+                 "[store]") {
+  auto w = add_webhook(client_a);
+  auto d = add_event(client_a, {w}).deliveries[0];
+  auto other = add_event(client_a, {w}).deliveries[0];
+  CHECK(STORE_OK(store().get_delivery(client_a, d.id)).series_start == 0);
+  record(d, 1, delivery_status::pending, now() + 5);
+  record(d, 2, delivery_status::failed, 0, "exhausted after 2 attempts: HTTP 500");
+  record(other, 1, delivery_status::pending, now() + 5);
+  CHECK(STORE_OK(store().get_delivery(client_a, d.id)).series_start == 0);
+  advance(1000);
+  const int64_t t = now();
+
+  // Every read of a pending delivery carries where its series began.
+  auto check_reads = [&](int expected) {
+    INFO("series_start " << expected);
+    CHECK(STORE_OK(store().get_delivery(client_a, d.id)).series_start == expected);
+    for (const auto& row : STORE_OK(store().load_due_deliveries(all_partitions(), now(), 100)))
+      CHECK(row.series_start == (row.id == d.id ? expected : 0));
+    for (const auto& row : STORE_OK(store().load_pending_for_webhook(w.id, 100)))
+      CHECK(row.series_start == (row.id == d.id ? expected : 0));
+    for (auto order : {pending_order::due, pending_order::created}) {
+      auto loaded = STORE_OK(store().load_pending_with_events(w.id, order, 100));
+      CHECK(loaded.size() == 2);
+      for (const auto& item : loaded)
+        CHECK(item.row.series_start == (item.row.id == d.id ? expected : 0));
+    }
+    for (const auto& row :
+         STORE_OK(store().list_deliveries(client_a, w.id, delivery_filter{}, page_request{})).items)
+      CHECK(row.series_start == (row.id == d.id ? expected : 0));
+    for (const auto& row : STORE_OK(store().list_event_deliveries(client_a, d.event_id)))
+      CHECK(row.series_start == expected);
+  };
+
+  auto replayed = STORE_OK(store().replay_dlq(client_a, {d.id}, t));
+  REQUIRE(replayed.size() == 1);
+  check_state(replayed[0], delivery_status::pending, 2, t);
+  CHECK(replayed[0].series_start == 2);
+  check_reads(2);
+
+  // Attempts of the new series keep their numbers and leave the series where it began.
+  record(d, 3, delivery_status::pending, t + 5);
+  check_state(STORE_OK(store().get_delivery(client_a, d.id)), delivery_status::pending, 3, t + 5);
+  check_reads(2);
+  auto requeued = STORE_OK(store().requeue_delivery(client_a, d.id, t + 6));
+  CHECK(requeued.series_start == 2);
+  record(d, 4, delivery_status::failed, 0, "exhausted after 2 attempts: HTTP 500");
+  CHECK(STORE_OK(store().get_delivery(client_a, d.id)).series_start == 2);
+  CHECK(STORE_OK(store().list_attempts(client_a, d.id)).size() == 4);
+
+  // A second parking: replay again, then a resend after a success.
+  CHECK(ids_of(STORE_OK(store().replay_dlq(client_a, {d.id}, t + 10))) ==
+        std::vector<std::string>{d.id});
+  CHECK(STORE_OK(store().get_delivery(client_a, d.id)).series_start == 4);
+  record(d, 5, delivery_status::succeeded);
+  auto resent = STORE_OK(store().resend_delivery(client_a, d.id, t + 20));
+  check_state(resent, delivery_status::pending, 5, t + 20);
+  CHECK(resent.series_start == 5);
+  check_reads(5);
+
+  // A replay of a foreign or replayed entry and a refused resend leave the series alone.
+  CHECK(STORE_OK(store().replay_dlq(client_b, {d.id}, t + 30)).empty());
+  STORE_ERR(store().resend_delivery(client_a, d.id, t + 30), conflict);
+  CHECK(STORE_OK(store().get_delivery(client_a, d.id)).series_start == 5);
+
+  reopen();
+  CHECK(STORE_OK(store().get_delivery(client_a, d.id)).series_start == 5);
+  CHECK(STORE_OK(store().get_delivery(client_a, other.id)).series_start == 0);
+}
+
 TEST_CASE_METHOD(store_fixture, "the attempt feed returns a client's attempts in recorded order",
                  "[store]") {
   auto w1 = add_webhook(client_a);
