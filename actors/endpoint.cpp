@@ -242,6 +242,7 @@ endpoint_actor::behavior_type endpoint_behavior(endpoint_pointer self, endpoint_
   st.deps = std::move(deps);
   st.core = std::make_unique<endpoint_core>(st.deps.config, st.deps.settings,
                                             st.deps.clock->now_ms(), st.deps.seed);
+  if (!st.deps.load_at_start) st.core->assume_store_empty();
   st.gauges = std::make_unique<endpoint_gauges>(st.deps.metrics);
   if (!st.core->policy_error().empty() && st.deps.log)
     st.deps.log->warn("webhook {}: retry_policy refused ({}), using the default schedule",

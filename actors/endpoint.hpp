@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "actors/actor_metrics.hpp"
 #include "actors/dlq.hpp"
 #include "actors/endpoint_core.hpp"
-#include "actors/actor_metrics.hpp"
 #include "actors/http_client.hpp"
 #include "actors/loader.hpp"
 #include "actors/manager.hpp"
@@ -60,10 +60,14 @@ struct endpoint_deps {
   int32_t restarts = 0;                 ///< how often this webhook's actor was restarted before
   uint64_t seed = 0;                    ///< retry jitter
   std::shared_ptr<const delivery_metrics> metrics;  ///< may be null (not measured)
+  /// False when the owner knows the store holds no pending delivery of the webhook beyond the
+  /// jobs it hands in (endpoint_core::assume_store_empty): the actor then skips its first load.
+  bool load_at_start = true;
 };
 
-/// Spawns an endpoint actor. It loads the webhook's pending deliveries from the store at once
-/// (so a restarted actor resumes where its predecessor stopped).
+/// Spawns an endpoint actor. Unless deps.load_at_start is false it loads the webhook's pending
+/// deliveries from the store at once (so a restarted actor resumes where its predecessor
+/// stopped).
 endpoint_actor spawn_endpoint(caf::actor_system& system, endpoint_deps deps);
 
 }  // namespace webhookd

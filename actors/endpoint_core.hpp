@@ -168,6 +168,10 @@ class endpoint_core {
   bool wants_load() const;
   /// How many rows the next load asks for.
   int32_t load_limit() const;
+  /// Tells a fresh core that the store holds no pending delivery of its webhook that it will
+  /// not be handed directly, so it starts without a load. Anything that may leave a delivery in
+  /// the store later (overflow, pause, a retry released) sets the flag again.
+  void assume_store_empty() { store_has_more_ = false; }
   /// Whether loads read in creation order (ordered webhooks) rather than oldest due first.
   bool load_in_creation_order() const { return config_.ordered; }
   /// A load was sent.

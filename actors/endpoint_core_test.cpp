@@ -408,6 +408,21 @@ TEST_CASE("endpoint_core holds at most max_queued jobs and reloads the rest", "[
   CHECK(snap.queued_standard == 4);
 }
 
+TEST_CASE("endpoint_core told the store is empty starts without a load", "[unit]") {
+  endpoint_core core(make_webhook(), settings_with(1), t0, 1);
+  core.assume_store_empty();
+  CHECK_FALSE(core.wants_load());
+  CHECK(core.idle());
+  (void)core.offer(make_job(1), t0);
+  CHECK(ids(core.start_due(t0)) == std::vector<std::string>{"msg_1001"});
+  // A pause releases what it held to the store: resuming loads again.
+  auto paused = make_webhook();
+  paused.status = "paused";
+  core.reconfigure(paused, t0 + 1);
+  core.reconfigure(make_webhook(), t0 + 2);
+  CHECK(core.wants_load());
+}
+
 TEST_CASE("endpoint_core skips loaded rows whose outcome was confirmed during the load", "[unit]") {
   endpoint_core core(make_webhook(), settings_with(), t0, 1);
   core.load_started();

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 namespace webhookd {
@@ -35,6 +36,13 @@ struct supervisor_actor_state {
   std::unordered_map<std::string, int32_t> restarts;
   std::unordered_map<std::string, std::deque<int64_t>> restart_times;
   std::set<int> owned;
+  // Partitions whose recovery read answered, and the webhooks of those partitions whose store
+  // may hold pending deliveries no endpoint was handed: what recovery found, every webhook
+  // whose jobs were left in the store since, and every webhook that had an endpoint actor
+  // (it may have released work to the store). A webhook of a recovered partition that is not
+  // listed has nothing pending beyond the jobs handed in, so its first endpoint needs no load.
+  std::set<int> recovered;
+  std::unordered_set<std::string> may_have_pending;
   supervisor_state counters;
   restart_observer_actor restart_observer;
   bool draining = false;
@@ -49,9 +57,19 @@ bool is_active(const webhook& w) {
   return w.status == "active";
 }
 
-endpoint_entry& spawn_for(supervisor_pointer self, const std::string& webhook_id) {
+/// Whether a new endpoint of `webhook_id` must load from the store before it has what is
+/// pending (see may_have_pending).
+bool needs_load(supervisor_pointer self, const std::string& webhook_id) {
+  auto& st = self->state;
+  return st.recovered.count(partition_of(webhook_id)) == 0 ||
+         st.may_have_pending.count(webhook_id) != 0;
+}
+
+endpoint_entry& spawn_for(supervisor_pointer self, const std::string& webhook_id,
+                          bool load_at_start = true) {
   auto& st = self->state;
   endpoint_deps d;
+  d.load_at_start = load_at_start;
   d.config = st.configs.at(webhook_id);
   d.settings = st.deps.settings.endpoint;
   d.http = st.deps.http;
@@ -80,6 +98,7 @@ void stop_endpoint(supervisor_pointer self, const std::string& webhook_id) {
   auto& st = self->state;
   auto found = st.endpoints.find(webhook_id);
   if (found == st.endpoints.end()) return;
+  st.may_have_pending.insert(webhook_id);
   if (found->second.handle) {
     st.by_address.erase(found->second.handle.address());
     self->send_exit(found->second.handle, caf::exit_reason::user_shutdown);
@@ -106,6 +125,7 @@ void on_endpoint_down(supervisor_pointer self, caf::down_msg& dm) {
   if (found == st.by_address.end()) return;  // stopped on purpose
   std::string webhook_id = found->second;
   st.by_address.erase(found);
+  st.may_have_pending.insert(webhook_id);
   auto& entry = st.endpoints[webhook_id];
   entry.handle = nullptr;
   auto config = st.configs.find(webhook_id);
@@ -160,8 +180,10 @@ void recover(supervisor_pointer self, std::vector<int> partitions,
   st.owned.insert(partitions.begin(), partitions.end());
   self->request(st.deps.loader, std::chrono::seconds(60), pending_atom::value, partitions)
       .then(
-          [self, done](std::vector<std::string>& ids) {
+          [self, done, partitions](std::vector<std::string>& ids) {
             auto& st = self->state;
+            st.recovered.insert(partitions.begin(), partitions.end());
+            st.may_have_pending.insert(ids.begin(), ids.end());
             uint64_t started = 0;
             uint64_t skipped = 0;
             for (const auto& id : ids) {
@@ -202,8 +224,9 @@ endpoint_supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer 
                                                              supervisor_deps deps) {
   auto& st = self->state;
   st.deps = std::move(deps);
+  st.configs.reserve(st.deps.webhooks.size());
   for (auto& w : st.deps.webhooks) st.configs[w.id] = std::move(w);
-  st.deps.webhooks.clear();
+  std::vector<webhook>().swap(st.deps.webhooks);  // clear() would keep the whole buffer
   self->set_down_handler([self](caf::down_msg& dm) { on_endpoint_down(self, dm); });
   self->set_exit_handler([self](caf::exit_msg& msg) {
     for (auto& [id, entry] : self->state.endpoints)
@@ -251,13 +274,16 @@ endpoint_supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer 
           auto config = st.configs.find(id);
           if (st.draining || config == st.configs.end() || !is_active(config->second)) {
             st.counters.jobs_left_in_store += group.size();
+            st.may_have_pending.insert(id);
             continue;
           }
           auto existing = st.endpoints.find(id);
-          endpoint_entry& entry =
-              existing != st.endpoints.end() ? existing->second : spawn_for(self, id);
+          endpoint_entry& entry = existing != st.endpoints.end()
+                                      ? existing->second
+                                      : spawn_for(self, id, needs_load(self, id));
           if (entry.restart_pending) {  // the restarted actor loads them
             st.counters.jobs_left_in_store += group.size();
+            st.may_have_pending.insert(id);
             continue;
           }
           auto priority = priority_of(config->second.priority);
@@ -274,6 +300,7 @@ endpoint_supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer 
       [self](removed_atom, const std::string&, const std::string& webhook_id) -> caf::ok_atom {
         self->state.configs.erase(webhook_id);
         stop_endpoint(self, webhook_id);
+        self->state.may_have_pending.erase(webhook_id);
         return caf::ok_atom::value;
       },
       [](changed_atom, const source&) -> caf::ok_atom { return caf::ok_atom::value; },

@@ -111,6 +111,42 @@ TEST_CASE("supervisor recovers at start by itself", "[unit]") {
       wait_until([&] { return all_have_status(rig.db.store(), ja, delivery_status::succeeded); }));
 }
 
+TEST_CASE("supervisor: a webhook recovery found nothing for starts without a store read",
+          "[unit]") {
+  engine_rig rig;
+  auto fresh = add_test_webhook(rig.db.store(), "wh_fresh");
+  auto found = add_test_webhook(rig.db.store(), "wh_found");
+  auto backlog = add_test_events(rig.db.store(), {found}, 2, "found");
+  supervisor_settings settings;
+  settings.partitions = {};
+  settings.endpoint.idle_timeout = std::chrono::milliseconds(50);
+  rig.start({fresh, found}, settings);
+  caf::scoped_actor self{*rig.sys};
+  self->request(rig.supervisor, std::chrono::seconds(10), recover_atom::value,
+                supervisor_settings::all_partitions())
+      .receive([](uint64_t n) { CHECK(n == 1); },
+               [&](caf::error& err) { FAIL("recover: " << caf::to_string(err)); });
+  // Rows nobody hands in: only a store read would find them.
+  auto unseen = add_test_events(rig.db.store(), {fresh}, 2, "unseen");
+  auto handed = add_test_events(rig.db.store(), {fresh, found}, 1, "handed");
+  self->send(rig.supervisor, deliver_atom::value, handed);
+  REQUIRE(wait_until([&] {
+    return all_have_status(rig.db.store(), handed, delivery_status::succeeded) &&
+           all_have_status(rig.db.store(), backlog, delivery_status::succeeded);
+  }));
+  // wh_found's endpoint loaded what recovery found; wh_fresh's took only what it was handed.
+  for (const auto& job : unseen) CHECK(rig.receiver->count_for(job.row.id) == 0);
+  CHECK(all_have_status(rig.db.store(), unseen, delivery_status::pending));
+  // Once an endpoint of wh_fresh has lived, the next one loads: it may have left work behind.
+  REQUIRE(wait_until([&] { return rig.state().live == 0; }));
+  auto later = add_test_events(rig.db.store(), {fresh}, 1, "later");
+  self->send(rig.supervisor, deliver_atom::value, later);
+  REQUIRE(wait_until([&] {
+    return all_have_status(rig.db.store(), later, delivery_status::succeeded) &&
+           all_have_status(rig.db.store(), unseen, delivery_status::succeeded);
+  }));
+}
+
 TEST_CASE("supervisor idle handshake: idle actors stop, no job is lost in a mailbox", "[unit]") {
   engine_rig rig;
   auto w = add_test_webhook(rig.db.store(), "wh_handshake");

@@ -252,6 +252,7 @@ router_actor::behavior_type router_behavior(router_actor::stateful_pointer<route
   st.ids = std::make_unique<id_generator>(*deps.clock, deps.id_seed);
   st.table = std::make_unique<routing_table>(deps.log);
   st.table->reset_webhooks(deps.webhooks);
+  std::vector<webhook>().swap(deps.webhooks);  // the index has what it needs
   st.table->reset_sources(deps.sources);
   return {
       [self](route_atom, std::vector<event>& events) -> std::vector<routed_event> {
