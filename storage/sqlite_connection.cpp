@@ -68,8 +68,16 @@ void statement::bind_value(int index, int64_t value) {
 }
 
 void statement::bind_value(int index, const std::string& value) {
-  check(
-      sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
+  check(sqlite3_bind_text64(stmt_, index, value.data(), value.size(),
+                            copy_text_ ? SQLITE_TRANSIENT : SQLITE_STATIC, SQLITE_UTF8));
+}
+
+void statement::bind_value(int index, const char* value) {
+  check(sqlite3_bind_text(stmt_, index, value, -1, SQLITE_TRANSIENT));
+}
+
+void statement::reset() {
+  sqlite3_reset(stmt_);
 }
 
 void statement::bind_value(int index, const std::optional<std::string>& value) {

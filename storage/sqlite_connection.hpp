@@ -56,6 +56,17 @@ class statement {
     return *this;
   }
 
+  /// Text bound from now on is not copied into the statement: each bound std::string must stay
+  /// alive and unchanged until the statement has been stepped for the last time with it (hot
+  /// write paths that bind fields of rows they hold).
+  statement& borrow_text() {
+    copy_text_ = false;
+    return *this;
+  }
+  /// Resets the statement so it can run again with new bindings (bindings are kept until
+  /// replaced).
+  void reset();
+
   /// Advances to the next row: true when a row is available, false when done.
   bool step();
   /// Steps until done (statements whose rows are of no interest).
@@ -70,12 +81,13 @@ class statement {
   void bind_value(int index, int value) { bind_value(index, static_cast<int64_t>(value)); }
   void bind_value(int index, bool value) { bind_value(index, static_cast<int64_t>(value)); }
   void bind_value(int index, const std::string& value);
-  void bind_value(int index, const char* value) { bind_value(index, std::string(value)); }
+  void bind_value(int index, const char* value);
   void bind_value(int index, const std::optional<std::string>& value);
   void check(int rc) const;
 
   sqlite3* db_;
   sqlite3_stmt* stmt_;
+  bool copy_text_ = true;
 };
 
 /// Reads the columns of the current row left to right.

@@ -241,9 +241,21 @@ class sqlite_store final : public blocking_store {
     if (auto checked = check_batch(batch); !checked) return checked.err();
     return locked("append " + std::to_string(batch.size()) + " events",
                   [&]() -> result<append_result> {
+                    static const std::string insert_event_sql =
+                        sqlite::insert_sql(sqlite::events_table) +
+                        " ON CONFLICT (client_id, event_id) DO NOTHING";
+                    static const std::string insert_delivery_sql =
+                        sqlite::insert_sql(sqlite::deliveries_table);
                     transaction tx(*conn_);
+                    // The rows of `batch` outlive every step: bind their text without copies.
+                    auto insert_event = conn_->prepare(insert_event_sql);
+                    auto insert_delivery = conn_->prepare(insert_delivery_sql);
+                    insert_event.borrow_text();
+                    insert_delivery.borrow_text();
                     append_result out;
-                    for (const auto& item : batch) out.duplicate.push_back(!append_one(item));
+                    out.duplicate.reserve(batch.size());
+                    for (const auto& item : batch)
+                      out.duplicate.push_back(!append_one(item, insert_event, insert_delivery));
                     tx.commit();
                     return out;
                   });
@@ -340,9 +352,20 @@ class sqlite_store final : public blocking_store {
 
   status record_attempts(const std::vector<attempt_outcome>& outcomes) override {
     return locked("record " + std::to_string(outcomes.size()) + " attempts", [&]() -> status {
+      static const std::string update_delivery_sql =
+          "UPDATE deliveries SET status = CASE WHEN status = 'cancelled' "
+          "THEN 'cancelled' ELSE ?2 END, attempts = ?3, next_attempt_at = ?4, "
+          "last_error = ?5, updated_at = ?6 WHERE id = ?1";
+      static const std::string insert_attempt_sql = sqlite::insert_sql(sqlite::attempts_table);
       transaction tx(*conn_);
+      // The outcomes outlive every step: bind their text without copies.
+      auto update_delivery = conn_->prepare(update_delivery_sql);
+      auto insert_attempt = conn_->prepare(insert_attempt_sql);
+      update_delivery.borrow_text();
+      insert_attempt.borrow_text();
       for (const auto& outcome : outcomes)
-        if (auto recorded = record_one(outcome); !recorded) return recorded;
+        if (auto recorded = record_one(outcome, update_delivery, insert_attempt); !recorded)
+          return recorded;
       tx.commit();
       return {};
     });
@@ -583,47 +606,45 @@ class sqlite_store final : public blocking_store {
     });
   }
 
-  /// Inserts one event and its deliveries; false when the event is a duplicate.
-  bool append_one(const new_event& item) {
-    auto insert_event = conn_->prepare(sqlite::insert_sql(sqlite::events_table) +
-                                       " ON CONFLICT (client_id, event_id) DO NOTHING");
+  /// Inserts one event and its deliveries with the batch's statements; false when the event is
+  /// a duplicate.
+  bool append_one(const new_event& item, statement& insert_event, statement& insert_delivery) {
     sqlite::bind_row(insert_event, item.ev);
     insert_event.run();
+    insert_event.reset();
     if (conn_->changes() == 0) return false;
     for (const auto& d : item.deliveries) {
-      auto insert_delivery = conn_->prepare(sqlite::insert_sql(sqlite::deliveries_table));
       sqlite::bind_row(insert_delivery, d);
       insert_delivery.run();
+      insert_delivery.reset();
     }
     return true;
   }
 
-  /// Applies one attempt outcome inside the caller's transaction.
-  status record_one(const attempt_outcome& outcome) {
+  /// Applies one attempt outcome inside the caller's transaction, with the batch's statements.
+  status record_one(const attempt_outcome& outcome, statement& update_delivery,
+                    statement& insert_attempt) {
     const attempt& a = outcome.att;
     int64_t finished_at = a.started_at + a.duration_ms;
-    conn_
-        ->prepare(
-            "UPDATE deliveries SET status = CASE WHEN status = 'cancelled' "
-            "THEN 'cancelled' ELSE ?2 END, attempts = ?3, next_attempt_at = ?4, "
-            "last_error = ?5, updated_at = ?6 WHERE id = ?1")
+    const std::string last_error = attempt_error(a);  // bound without a copy: outlives the run
+    update_delivery
         .bind(a.delivery_id, to_string(outcome.new_status), a.attempt_no, outcome.next_attempt_at,
-              attempt_error(a), finished_at)
+              last_error, finished_at)
         .run();
+    update_delivery.reset();
     if (conn_->changes() == 0) return not_found("delivery " + quoted(a.delivery_id));
-    auto insert_attempt = conn_->prepare(sqlite::insert_sql(sqlite::attempts_table));
     sqlite::bind_row(insert_attempt, a);
     insert_attempt.run();
-    if (outcome.new_status == delivery_status::failed)
-      conn_
-          ->prepare("INSERT INTO dlq (" + std::string(sqlite::dlq_table.columns) +
-                    ") SELECT id, client_id, webhook_id, event_id, event_type, ?2, ?3, 0 "
-                    "FROM deliveries WHERE id = ?1 AND status = 'failed' "
-                    "ON CONFLICT (delivery_id) DO UPDATE SET "
-                    "reason = excluded.reason, created_at = excluded.created_at, "
-                    "replayed_at = 0")
-          .bind(a.delivery_id, outcome.dlq_reason, finished_at)
-          .run();
+    insert_attempt.reset();
+    if (outcome.new_status == delivery_status::failed) {
+      static const std::string to_dlq =
+          "INSERT INTO dlq (" + std::string(sqlite::dlq_table.columns) +
+          ") SELECT id, client_id, webhook_id, event_id, event_type, ?2, ?3, 0 "
+          "FROM deliveries WHERE id = ?1 AND status = 'failed' "
+          "ON CONFLICT (delivery_id) DO UPDATE SET "
+          "reason = excluded.reason, created_at = excluded.created_at, replayed_at = 0";
+      conn_->prepare(to_dlq).bind(a.delivery_id, outcome.dlq_reason, finished_at).run();
+    }
     return {};
   }
 

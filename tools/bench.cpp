@@ -55,6 +55,8 @@ struct options {
   int scale_webhooks = 100'000;
   int scale_active = 10'000;
   double drain_window_s = 60;
+  bool store_ceiling_only = false;  // measure the store ceilings and nothing else
+  int ceiling_batches = 0;          // > 0: each store ceiling runs this many batches, not ceiling_s
 };
 
 bool has_scenario(const options& o, const std::string& name) {
@@ -99,6 +101,13 @@ std::string fmt(double value, int decimals = 0) {
   out.precision(decimals);
   out << value;
   return out.str();
+}
+
+// CPU time (user + system) of the calling thread.
+double thread_cpu_seconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
 double seconds_since(steady::time_point t) {
@@ -231,7 +240,9 @@ std::vector<storage::new_event> make_batch(id_generator& ids,
 // The store ceiling for one fan-out and batch size: events/s when appending batches of events
 // with their delivery rows and then recording one successful attempt per delivery (the store
 // work the server does per event), back to back on one thread like the server's committer.
-json store_ceiling(const std::string& backend, int fanout, int batch, double seconds) {
+// With `batches` > 0 it runs exactly that many batches (a repeatable amount of work, e.g. under
+// callgrind) instead of `seconds`.
+json store_ceiling(const std::string& backend, int fanout, int batch, double seconds, int batches) {
   scratch_store where(backend);
   auto store = open_store(where.url());
   system_clock_source clock;
@@ -242,8 +253,11 @@ json store_ceiling(const std::string& backend, int fanout, int batch, double sec
   double append_s = 0;
   double record_s = 0;
   int64_t events = 0;
+  int done = 0;
+  double cpu_start = thread_cpu_seconds();
   auto start = steady::now();
-  while (seconds_since(start) < seconds) {
+  while (batches > 0 ? done < batches : seconds_since(start) < seconds) {
+    ++done;
     auto rows = make_batch(ids, hooks, batch, fanout, seq);
     auto t0 = steady::now();
     auto appended = store->append_events(rows);
@@ -272,6 +286,7 @@ json store_ceiling(const std::string& backend, int fanout, int batch, double sec
     progress("store ceiling " + backend + " fan-out " + std::to_string(fanout) + " batch " +
              std::to_string(batch) + ": " + std::to_string(events) + " events");
   }
+  double cpu_s = thread_cpu_seconds() - cpu_start;
   double eps = static_cast<double>(events) / (append_s + record_s);
   return {{"backend", backend},
           {"fanout", fanout},
@@ -279,7 +294,11 @@ json store_ceiling(const std::string& backend, int fanout, int batch, double sec
           {"events", events},
           {"append_events_per_s", static_cast<double>(events) / append_s},
           {"record_deliveries_per_s", static_cast<double>(events * fanout) / record_s},
-          {"events_per_s", eps}};
+          {"events_per_s", eps},
+          // CPU time of this thread over the whole loop (including building the batches): the
+          // rest of the wall time is waiting, mostly for fsync (SQLite) or the server (PG).
+          {"cpu_us_per_event", cpu_s * 1e6 / static_cast<double>(events)},
+          {"wall_us_per_event", (append_s + record_s) * 1e6 / static_cast<double>(events)}};
 }
 
 // Sources by event-type family ("w", "q", "x", "a"): block k of a family's types (indexes
@@ -876,10 +895,11 @@ json run_store(const options& o, const std::string& backend, sink& receiver,
   json ceilings = json::array();
   for (int fanout : {1, 4}) {
     for (int batch : {o.connections, batch_events}) {
-      ceilings.push_back(store_ceiling(backend, fanout, batch, o.ceiling_s));
+      ceilings.push_back(store_ceiling(backend, fanout, batch, o.ceiling_s, o.ceiling_batches));
     }
   }
   out["store_ceiling"] = ceilings;
+  if (o.store_ceiling_only) return out;
   if (has_scenario(o, "a") || has_scenario(o, "b") || has_scenario(o, "c")) {
     scratch_store where(backend);
     section("store " + backend + ": starting webhookd");
@@ -1117,6 +1137,48 @@ void print_table(const json& report) {
   out << std::flush;
 }
 
+std::vector<std::string> chosen_backends(const options& o) {
+  std::vector<std::string> backends;
+  if (o.stores == "sqlite" || o.stores == "both") backends.push_back("sqlite");
+  if (o.stores == "pg" || o.stores == "both") backends.push_back("pg");
+  return backends;
+}
+
+void write_report(const options& o, const json& report) {
+  if (o.out.empty()) return;
+  std::ofstream file(o.out);
+  file << report.dump(2) << "\n";
+  if (!file) throw std::runtime_error("cannot write " + o.out);
+  std::cerr << "wrote " << o.out << "\n";
+}
+
+// --store-ceiling-only: the store ceilings of the chosen stores, no server, no sink.
+int run_store_ceilings(const options& o, json& report) {
+  json stores = json::object();
+  for (const auto& backend : chosen_backends(o)) {
+    section("store " + backend + ": ceilings");
+    json ceilings = json::array();
+    for (int fanout : {1, 4}) {
+      for (int batch : {o.connections, batch_events}) {
+        auto row = store_ceiling(backend, fanout, batch, o.ceiling_s, o.ceiling_batches);
+        progress_done();
+        std::cout << backend << " fan-out " << fanout << " batch " << batch << ": "
+                  << fmt(row.value("events_per_s", 0.0)) << " ev/s (append "
+                  << fmt(row.value("append_events_per_s", 0.0)) << " ev/s, record "
+                  << fmt(row.value("record_deliveries_per_s", 0.0)) << " deliveries/s), "
+                  << fmt(row.value("wall_us_per_event", 0.0), 1) << " us wall, "
+                  << fmt(row.value("cpu_us_per_event", 0.0), 1) << " us CPU per event" << std::endl;
+        ceilings.push_back(row);
+      }
+    }
+    stores[backend]["store_ceiling"] = ceilings;
+  }
+  report["stores"] = stores;
+  report["load_end"] = load_average();
+  write_report(o, report);
+  return 0;
+}
+
 int run(const options& o, const std::string& sink_binary) {
   json report;
   report["tool"] = "webhookd-bench";
@@ -1136,6 +1198,7 @@ int run(const options& o, const std::string& sink_binary) {
                         {"scale_webhooks", o.scale_webhooks},
                         {"scale_active", o.scale_active},
                         {"scenarios", o.scenarios}};
+  if (o.store_ceiling_only) return run_store_ceilings(o, report);
   auto sink_secret = new_signing_secret();
   if (!sink_secret) throw std::runtime_error("new_signing_secret failed");
   sink receiver(sink_binary, "127.0.0.1", {"--secret", sink_secret.value(), "--keep", "400000"});
@@ -1166,11 +1229,8 @@ int run(const options& o, const std::string& sink_binary) {
   progress_done();
   report["ceilings"] = ceilings;
 
-  std::vector<std::string> backends;
-  if (o.stores == "sqlite" || o.stores == "both") backends.push_back("sqlite");
-  if (o.stores == "pg" || o.stores == "both") backends.push_back("pg");
   json stores = json::object();
-  for (const auto& backend : backends) {
+  for (const auto& backend : chosen_backends(o)) {
     stores[backend] = run_store(o, backend, receiver, sink_binary);
     add_bounds(stores[backend], ceilings, o);
   }
@@ -1178,12 +1238,7 @@ int run(const options& o, const std::string& sink_binary) {
   report["targets"] = targets(stores);
   report["load_end"] = load_average();
   print_table(report);
-  if (!o.out.empty()) {
-    std::ofstream file(o.out);
-    file << report.dump(2) << "\n";
-    if (!file) throw std::runtime_error("cannot write " + o.out);
-    std::cerr << "wrote " << o.out << "\n";
-  }
+  write_report(o, report);
   return 0;
 }
 
@@ -1213,6 +1268,11 @@ int main(int argc, char** argv) {
   app.add_option("--sink-binary", sink_binary, "the webhookd-sink to run");
   app.add_option("--scale-webhooks", o.scale_webhooks, "webhooks registered in (d)");
   app.add_option("--scale-active", o.scale_active, "webhooks receiving events in (d)");
+  app.add_flag("--store-ceiling-only", o.store_ceiling_only,
+               "measure only the store ceilings (no webhookd, no sink)");
+  app.add_option("--ceiling-batches", o.ceiling_batches,
+                 "each store ceiling runs this many batches instead of --ceiling-seconds "
+                 "(repeatable work, e.g. under callgrind)");
   CLI11_PARSE(app, argc, argv);
   if (o.quick) {
     // Small on purpose: the smoke test checks that every stage works, not how fast.
