@@ -849,9 +849,11 @@ class pg_store final : public blocking_store {
     if (outcomes.empty()) return {};
     json records = json::array();
     std::set<std::string> delivery_ids;
+    bool any_failed = false;
     for (size_t i = 0; i < outcomes.size(); ++i) {
       records.push_back(outcome_to_json(outcomes[i], i));
       delivery_ids.insert(outcomes[i].att.delivery_id);
+      any_failed = any_failed || outcomes[i].new_status == delivery_status::failed;
     }
     return to_status(write<done>("record_attempts", [&](pqxx::work& tx) -> result<done> {
       auto param = json_text(records);
@@ -859,7 +861,9 @@ class pg_store final : public blocking_store {
       if (updated.affected_rows() != delivery_ids.size())
         return error{errc::not_found, "record_attempts: a delivery of the batch does not exist"};
       tx.exec_prepared("attempts_insert", param);
-      tx.exec_prepared("outcomes_to_dlq", param);
+      // Only outcomes whose new status is failed make DLQ entries: without one, the statement
+      // would be a round trip (and a parse of the batch) that writes nothing.
+      if (any_failed) tx.exec_prepared("outcomes_to_dlq", param);
       return done{};
     }));
   }
