@@ -184,7 +184,7 @@ void start_load(endpoint_pointer self) {
             st.load_backoff = st.load_backoff.count() == 0
                                   ? s.min_load_backoff
                                   : std::min(s.max_load_backoff, st.load_backoff * 2);
-            if (st.deps.log)
+            if (st.deps.log && !st.core->draining())  // a stop refuses loads: no news
               st.deps.log->warn(
                   "webhook {}: loading pending deliveries failed ({}), retry in {} ms",
                   st.core->config().id, self->system().render(err), st.load_backoff.count());

@@ -359,7 +359,8 @@ void endpoint_core::on_recorded(const std::string& delivery_id, bool ok, int64_t
     enqueue(e, now_ms);
     return;
   }
-  if (ok && e.requeue) store_has_more_ = true;  // released: pending in the store
+  // Released (a retry of a paused webhook) or not written: either way pending in the store.
+  if (!ok || e.requeue) store_has_more_ = true;
   erase(delivery_id);
 }
 
@@ -400,11 +401,11 @@ void endpoint_core::rebuild_queues(int64_t now_ms) {
 
 bool endpoint_core::wants_load() const {
   return active() && !draining_ && !loading_ && store_has_more_ &&
-         jobs_.size() <= settings_.max_queued / 2;
+         jobs_.size() <= static_cast<std::size_t>(load_limit()) / 2;
 }
 
 int32_t endpoint_core::load_limit() const {
-  auto limit = std::max<std::size_t>(settings_.max_queued, 1);
+  auto limit = std::max<std::size_t>(std::min(settings_.max_queued, settings_.load_batch), 1);
   return static_cast<int32_t>(
       std::min<std::size_t>(limit, static_cast<std::size_t>(std::numeric_limits<int32_t>::max())));
 }

@@ -36,6 +36,10 @@ struct endpoint_settings {
   int max_in_flight = 16;
   /// Most jobs an endpoint holds in memory; the rest stay in the store until it drains.
   std::size_t max_queued = 10'000;
+  /// Most rows one load reads from the store (a page of the backlog); the next load starts
+  /// when the endpoint holds at most half a page. Keeps a large backlog in the store rather
+  /// than in memory, and each read short.
+  std::size_t load_batch = 256;
   /// When the circuit opens and for how long.
   circuit_breaker_settings breaker;
   /// How long a webhook may keep failing before it is disabled.
@@ -164,9 +168,9 @@ class endpoint_core {
   offer_result offer(delivery_job job, int64_t now_ms);
 
   /// Whether a load from the store should start now: active, not draining, no load running,
-  /// the store may hold more than memory, and memory is at most half full.
+  /// the store may hold more than memory, and at most half of load_limit() jobs are held.
   bool wants_load() const;
-  /// How many rows the next load asks for.
+  /// How many rows the next load asks for: load_batch, at most max_queued.
   int32_t load_limit() const;
   /// Tells a fresh core that the store holds no pending delivery of its webhook that it will
   /// not be handed directly, so it starts without a load. Anything that may leave a delivery in

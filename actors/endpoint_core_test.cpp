@@ -408,6 +408,31 @@ TEST_CASE("endpoint_core holds at most max_queued jobs and reloads the rest", "[
   CHECK(snap.queued_standard == 4);
 }
 
+TEST_CASE("endpoint_core reads a backlog a page at a time", "[unit]") {
+  endpoint_settings s = settings_with(2);
+  s.max_queued = 100;
+  s.load_batch = 4;
+  endpoint_core core(make_webhook(), s, t0, 1);
+  REQUIRE(core.wants_load());
+  CHECK(core.load_limit() == 4);
+  core.load_started();
+  core.load_finished({make_job(1), make_job(2), make_job(3), make_job(4)}, true, t0);
+  CHECK(core.held() == 4);
+  CHECK_FALSE(core.wants_load());  // a full page: the store may hold more, but memory is full
+  auto starts = core.start_due(t0);
+  REQUIRE(starts.size() == 2);
+  for (const auto& start : starts) finish(core, start.delivery_id, answered(200), t0 + 1);
+  REQUIRE(core.held() == 2);
+  REQUIRE(core.wants_load());  // half a page left: the next page
+  core.load_started();
+  core.load_finished({make_job(3), make_job(4), make_job(5)}, true, t0 + 2);
+  CHECK(core.held() == 3);
+  CHECK_FALSE(core.wants_load());  // a short page: the store has no more
+  // Fresh jobs handed in directly still go up to max_queued.
+  for (int n = 6; n < 20; ++n)
+    CHECK(core.offer(make_job(n), t0 + 3) == endpoint_core::offer_result::accepted);
+}
+
 TEST_CASE("endpoint_core told the store is empty starts without a load", "[unit]") {
   endpoint_core core(make_webhook(), settings_with(1), t0, 1);
   core.assume_store_empty();

@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "actors/actor_metrics.hpp"
 #include "actors/dlq.hpp"
 #include "actors/endpoint.hpp"
 #include "actors/endpoint_core.hpp"
-#include "actors/actor_metrics.hpp"
 #include "actors/http_client.hpp"
 #include "actors/loader.hpp"
 #include "actors/manager.hpp"
@@ -33,7 +33,9 @@ namespace webhookd {
 using recover_atom = caf::atom_constant<caf::atom("recover")>;
 /// Internal: a delayed restart (webhook id, generation).
 using restart_atom = caf::atom_constant<caf::atom("restart")>;
-/// Internal: another try of the recovery at start after the store failed.
+/// `recovery_retry_atom, partitions`: recovers those partitions like recover_atom, and tries
+/// again every settings.recovery_retry while the store fails (sent by the supervisor itself at
+/// start, or by the app once it serves).
 using recovery_retry_atom = caf::atom_constant<caf::atom("recretry")>;
 
 /// `restarted_atom, endpoint_restart`: the supervisor restarts a failed endpoint actor (to the
@@ -96,7 +98,9 @@ typename Inspector::result_type inspect(Inspector& f, supervisor_state& x) {
 /// - `state_atom` -> supervisor_state (endpoints that don't answer within
 ///   settings.state_timeout are listed in `unanswered` instead).
 /// - `subscribe_atom, restart_observer_actor`: sets who hears of every endpoint restart.
-/// - `restart_atom, webhook_id, generation`, `recovery_retry_atom, partitions`: internal.
+/// - `recovery_retry_atom, partitions`: recovery without an answer, retried until the store
+///   answers.
+/// - `restart_atom, webhook_id, generation`: internal.
 /// Every restart is counted (supervisor_state::restarts) and logged at warn with the webhook,
 /// its client and the exit reason.
 /// On an exit message it stops every endpoint actor, then itself.

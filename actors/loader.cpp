@@ -32,15 +32,21 @@ void loader_worker(caf::blocking_actor* self, loader_deps deps) {
     if (deps.log) deps.log->warn("loader: {} failed: {}", what, err.message);
     return make_store_error(err);
   };
+  auto stopping = [&] { return deps.stopping && deps.stopping->load(); };
+  auto stopped_error = [] {
+    return caf::make_error(caf::sec::request_receiver_down, "the loader is stopping");
+  };
   self->receive_while(running)(
       [&](pending_atom,
           const std::vector<int>& partitions) -> caf::result<std::vector<std::string>> {
+        if (stopping()) return stopped_error();
         auto ids = deps.store->webhooks_with_pending(partitions);
         if (!ids) return fail("finding webhooks with pending deliveries", ids.err());
         return std::move(ids.value());
       },
       [&](load_atom, const std::string& webhook_id, bool ordered,
           int32_t limit) -> caf::result<std::vector<delivery_job>> {
+        if (stopping()) return stopped_error();
         auto rows = deps.store->load_pending_with_events(
             webhook_id, ordered ? storage::pending_order::created : storage::pending_order::due,
             limit);
@@ -49,6 +55,7 @@ void loader_worker(caf::blocking_actor* self, loader_deps deps) {
       },
       [&](replay_atom, const std::string& client_id,
           const std::vector<std::string>& ids) -> caf::result<std::vector<delivery_job>> {
+        if (stopping()) return stopped_error();
         auto replayed = deps.store->replay_dlq(client_id, ids, deps.clock->now_ms());
         if (!replayed) return fail("replaying DLQ entries", replayed.err());
         std::vector<storage::pending_delivery> rows;

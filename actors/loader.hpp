@@ -1,5 +1,8 @@
 #pragma once
 
+#include <atomic>
+#include <memory>
+
 #include <spdlog/logger.h>
 #include <caf/all.hpp>
 
@@ -45,6 +48,10 @@ struct loader_deps {
   std::shared_ptr<spdlog::logger> log;  ///< may be null
   /// Blocking worker threads (the SQLite store serializes calls anyway; PostgreSQL uses them).
   std::size_t workers = 2;
+  /// May be null. Once set, every read still queued or arriving is answered at once with an
+  /// error (sec::request_receiver_down) instead of being run: a stop doesn't wait for a queue
+  /// of backlog reads.
+  std::shared_ptr<const std::atomic<bool>> stopping;
 };
 
 /// The jobs for pending deliveries read with their events: each body is delivery_body(ev).

@@ -38,7 +38,8 @@ delivery_engine_start delivery_engine::start_blocking(
     writer_metrics = commit_metrics::create(*settings.metrics, commit_writer::attempts);
   engine->writer_ = spawn_store_writer(
       system, store_writer_deps{&store, log, settings.writer, std::move(writer_metrics)});
-  engine->loader_ = spawn_loader(system, loader_deps{&store, &clock, log, settings.loader_workers});
+  engine->loader_ = spawn_loader(
+      system, loader_deps{&store, &clock, log, settings.loader_workers, engine->stopping_});
   engine->dlq_ = spawn_dlq(system, dlq_deps{engine->loader_, &clock, log, settings.dlq});
 
   supervisor_deps sup;
@@ -51,11 +52,13 @@ delivery_engine_start delivery_engine::start_blocking(
   sup.clock = &clock;
   sup.log = log;
   sup.settings = std::move(settings.supervisor);
+  engine->recovery_partitions_ = std::move(sup.settings.partitions);
+  sup.settings.partitions.clear();  // recovered when start_recovery is called
   sup.seed = std::random_device{}();
   if (settings.metrics) sup.metrics = delivery_metrics::create(*settings.metrics);
   if (log)
-    log->info("delivery engine: {} active webhooks, recovering {} partitions", sup.webhooks.size(),
-              sup.settings.partitions.size());
+    log->info("delivery engine: {} active webhooks, {} partitions to recover", sup.webhooks.size(),
+              engine->recovery_partitions_.size());
   engine->supervisor_ = spawn_endpoint_supervisor(system, std::move(sup));
   engine->tracker_ =
       spawn_tracker(system, tracker_deps{&store, &clock,
@@ -65,7 +68,14 @@ delivery_engine_start delivery_engine::start_blocking(
   return out;
 }
 
+void delivery_engine::start_recovery() {
+  if (!supervisor_ || recovery_partitions_.empty()) return;
+  caf::anon_send(supervisor_, recovery_retry_atom::value, std::move(recovery_partitions_));
+  recovery_partitions_.clear();
+}
+
 bool delivery_engine::drain_blocking() {
+  stopping_->store(true);
   if (!supervisor_) return true;
   bool drained = false;
   {
@@ -81,6 +91,7 @@ bool delivery_engine::drain_blocking() {
 }
 
 void delivery_engine::stop() {
+  stopping_->store(true);
   auto stop_one = [](auto& handle) {
     if (handle) caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
     handle = nullptr;

@@ -3,9 +3,11 @@
 #include <spdlog/logger.h>
 #include <caf/all.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "actors/dlq.hpp"
 #include "actors/endpoint_supervisor.hpp"
@@ -48,7 +50,8 @@ struct delivery_engine_start {
 class delivery_engine {
  public:
   /// Loads the active webhooks from `store` (blocking), spawns the actors and lets the
-  /// supervisor subscribe to `manager` and recover the pending deliveries of every partition.
+  /// supervisor subscribe to `manager`. The pending deliveries of settings.supervisor.partitions
+  /// are recovered once start_recovery() is called, so the server can listen first.
   /// `system`, `store` and `clock` must outlive this object.
   static delivery_engine_start start_blocking(caf::actor_system& system,
                                               storage::blocking_store& store,
@@ -71,6 +74,11 @@ class delivery_engine {
   /// Answers the delivery tracking API; resends go to the supervisor.
   const tracker_actor& tracker() const { return tracker_; }
 
+  /// Starts the recovery of the pending deliveries (in the background, retried while the store
+  /// fails): each webhook with pending deliveries gets an endpoint actor, which reads its
+  /// backlog a page at a time. Call once the server serves; later calls do nothing.
+  void start_recovery();
+
   /// Graceful stop, part one: no new attempts start; waits until the attempts in flight are
   /// finished and recorded, at most the supervisor's drain timeout (plus a little). Call after
   /// the HTTP server and ingestion stopped. Returns false when the wait was cut short.
@@ -87,6 +95,10 @@ class delivery_engine {
   caf::actor_system& system_;
   std::shared_ptr<spdlog::logger> log_;
   std::chrono::milliseconds drain_timeout_{10'000};
+  std::vector<int> recovery_partitions_;  // emptied by start_recovery
+  // Set when the drain starts: the loader answers the reads still queued at once (with an
+  // error) instead of running them, so a large backlog can't hold up the stop.
+  std::shared_ptr<std::atomic<bool>> stopping_ = std::make_shared<std::atomic<bool>>(false);
   http_client_actor http_;
   store_writer_actor writer_;
   loader_actor loader_;

@@ -277,6 +277,8 @@ int run_serve(const config& cfg, const std::shared_ptr<spdlog::logger>& log, std
     return exit_usage;
   }
   log->info("listening on http://{}", url_authority(cfg.http.host, started.port));
+  // Serve first, then recover: the backlog is read in the background, a page per endpoint.
+  engine->start_recovery();
 
   int rc = exit_ok;
   for (;;) {
