@@ -122,6 +122,16 @@ TEST_CASE("opening creates the file in WAL mode with the schema applied", "[sqli
   CHECK(raw_query(path, "PRAGMA journal_mode") == "wal");
 }
 
+TEST_CASE("the due index holds pending deliveries only", "[sqlite]") {
+  temp_dir dir;
+  auto path = dir.file("store.db");
+  auto store = open_ok(path);
+  auto sql = raw_query(path, "SELECT sql FROM sqlite_master WHERE name = 'deliveries_due'");
+  CHECK(sql.find("WHERE status = 'pending'") != std::string::npos);
+  CHECK(raw_query(path, "SELECT group_concat(name) FROM pragma_index_info('deliveries_due')") ==
+        "partition,next_attempt_at");
+}
+
 TEST_CASE("a path that can't be written fails at open with unavailable", "[sqlite]") {
   temp_dir dir;
   std::ofstream(dir.file("plain-file")) << "not a directory";
