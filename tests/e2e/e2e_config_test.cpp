@@ -67,7 +67,7 @@ TEST_CASE("bad configuration: one line on stderr, exit code 2", "[e2e][config]")
                         {{"WEBHOOKD_JWT_SECRET", "s3cret"},
                          {"WEBHOOKD_ALLOW_PRIVATE_TARGETS", "127.0.0.0/8,10.0.0.0/40"}}},
                        "invalid WEBHOOKD_ALLOW_PRIVATE_TARGETS '127.0.0.0/8,10.0.0.0/40': "
-                       "'10.0.0.0/40': prefix length must be 0-32");
+                       "'10.0.0.0/40' is not a CIDR block: prefix length must be at most 32");
   }
   SECTION("unknown flag") {
     expect_usage_error({{"serve", "--listne", "127.0.0.1:0"}, with_secret}, "--listne");
