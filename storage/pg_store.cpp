@@ -503,9 +503,17 @@ std::vector<std::pair<std::string, std::string>> statements() {
       {"deliveries_pending_for_webhook",
        "SELECT " + delivery_cols +
            " FROM deliveries WHERE webhook_id = $1 AND status = 'pending' ORDER BY id LIMIT $2"},
+      // A skip scan of deliveries_pending_idx: one seek per webhook instead of reading every
+      // pending row. A webhook's deliveries all carry its partition, so one row tells it.
       {"webhooks_with_pending",
-       "SELECT DISTINCT webhook_id FROM deliveries WHERE status = 'pending' "
-       "AND partition = ANY($1::integer[]) ORDER BY webhook_id"},
+       "WITH RECURSIVE w(id) AS ("
+       "SELECT (SELECT webhook_id FROM deliveries WHERE status = 'pending' "
+       "ORDER BY webhook_id LIMIT 1) "
+       "UNION ALL SELECT (SELECT webhook_id FROM deliveries WHERE status = 'pending' "
+       "AND webhook_id > w.id ORDER BY webhook_id LIMIT 1) FROM w WHERE w.id IS NOT NULL) "
+       "SELECT id FROM w WHERE id IS NOT NULL AND (SELECT partition FROM deliveries "
+       "WHERE webhook_id = w.id AND status = 'pending' LIMIT 1) = ANY($1::integer[]) "
+       "ORDER BY id"},
       {"pending_with_events_by_due", pending_with_events("d.next_attempt_at")},
       {"pending_with_events_by_created", pending_with_events("d.created_at")},
       {"outcomes_apply",
