@@ -240,13 +240,17 @@ void pump(endpoint_pointer self) {
 endpoint_actor::behavior_type endpoint_behavior(endpoint_pointer self, endpoint_deps deps) {
   auto& st = self->state;
   st.deps = std::move(deps);
-  st.core = std::make_unique<endpoint_core>(st.deps.config, st.deps.settings,
+  // The core keeps the webhook; the deps' copy is dropped so the actor holds one.
+  std::shared_ptr<const webhook> config = std::move(st.deps.shared_config);
+  if (!config) config = std::make_shared<const webhook>(std::move(st.deps.config));
+  st.deps.config = webhook{};
+  st.core = std::make_unique<endpoint_core>(std::move(config), st.deps.settings,
                                             st.deps.clock->now_ms(), st.deps.seed);
   if (!st.deps.load_at_start) st.core->assume_store_empty();
   st.gauges = std::make_unique<endpoint_gauges>(st.deps.metrics);
   if (!st.core->policy_error().empty() && st.deps.log)
     st.deps.log->warn("webhook {}: retry_policy refused ({}), using the default schedule",
-                      st.deps.config.id, st.core->policy_error());
+                      st.core->config().id, st.core->policy_error());
   pump(self);
   return {
       [self](deliver_atom, std::vector<delivery_job>& jobs) {

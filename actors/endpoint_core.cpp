@@ -113,34 +113,63 @@ std::variant<http_request, std::string> make_attempt_request(const webhook& conf
 
 // --- endpoint_core ---
 
+void endpoint_core::ready_queue::pop_front() {
+  ++head_;
+  if (head_ == items_.size()) {
+    clear();
+  } else if (head_ >= 64 && head_ * 2 >= items_.size()) {
+    items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
+    head_ = 0;
+  }
+}
+
+void endpoint_core::ready_queue::clear() {
+  // A queue that held a burst gives its buffer back once empty; a small one keeps it.
+  if (items_.capacity() > 64)
+    std::vector<item>().swap(items_);
+  else
+    items_.clear();
+  head_ = 0;
+}
+
 endpoint_core::endpoint_core(webhook config, endpoint_settings settings, int64_t now_ms,
                              uint64_t seed)
+    : endpoint_core(std::make_shared<const webhook>(std::move(config)), std::move(settings), now_ms,
+                    seed) {}
+
+endpoint_core::endpoint_core(std::shared_ptr<const webhook> config, endpoint_settings settings,
+                             int64_t now_ms, uint64_t seed)
     : config_(std::move(config)),
       settings_(std::move(settings)),
-      bucket_(std::max(config_.rate_limit, 1), now_ms),
+      bucket_(std::max(config_->rate_limit, 1), now_ms),
       breaker_(settings_.breaker),
-      rng_(seed) {
+      seed_(seed) {
   apply_config(now_ms);
+}
+
+std::mt19937_64& endpoint_core::rng() {
+  if (!rng_) rng_ = std::make_unique<std::mt19937_64>(seed_);
+  return *rng_;
 }
 
 void endpoint_core::apply_config(int64_t now_ms) {
   policy_error_.clear();
   policy_ = retry_policy::default_policy();
-  if (!config_.retry_policy.empty()) {
-    auto parsed = retry_policy::parse(config_.retry_policy);
+  if (!config_->retry_policy.empty()) {
+    auto parsed = retry_policy::parse(config_->retry_policy);
     if (parsed)
       policy_ = parsed.value();
     else
       policy_error_ = parsed.err().message;
   }
-  bucket_.set_rate(std::max(config_.rate_limit, 1), now_ms);
+  bucket_.set_rate(std::max(config_->rate_limit, 1), now_ms);
 }
 
 void endpoint_core::reconfigure(webhook config, int64_t now_ms) {
   bool was_active = active();
-  bool was_ordered = config_.ordered;
-  config_ = std::move(config);
-  if (config_.status == "active") {
+  bool was_ordered = config_->ordered;
+  config_ = std::make_shared<const webhook>(std::move(config));
+  if (config_->status == "active") {
     if (locally_disabled_) {
       // Enabled again (by a client) after we disabled it: start afresh.
       locally_disabled_ = false;
@@ -154,7 +183,7 @@ void endpoint_core::reconfigure(webhook config, int64_t now_ms) {
   } else if (!was_active && active()) {
     store_has_more_ = true;
   }
-  if (was_ordered != config_.ordered) rebuild_queues(now_ms);
+  if (was_ordered != config_->ordered) rebuild_queues(now_ms);
 }
 
 void endpoint_core::disable_locally(int64_t /*now_ms*/) {
@@ -165,11 +194,11 @@ void endpoint_core::disable_locally(int64_t /*now_ms*/) {
 }
 
 bool endpoint_core::active() const {
-  return config_.status == "active" && !locally_disabled_;
+  return config_->status == "active" && !locally_disabled_;
 }
 
 int endpoint_core::cap() const {
-  return config_.ordered ? 1 : std::max(settings_.max_in_flight, 1);
+  return config_->ordered ? 1 : std::max(settings_.max_in_flight, 1);
 }
 
 endpoint_core::offer_result endpoint_core::offer(delivery_job job, int64_t now_ms) {
@@ -195,7 +224,7 @@ void endpoint_core::enqueue(entry& e, int64_t now_ms) {
   e.seq = ++next_seq_;
   e.requeue = false;
   e.ph = e.due <= now_ms ? phase::ready : phase::waiting;
-  if (config_.ordered) {
+  if (config_->ordered) {
     fifo_.emplace(e.job.row.created_at, e.job.row.id);
     return;
   }
@@ -208,7 +237,7 @@ void endpoint_core::enqueue(entry& e, int64_t now_ms) {
 }
 
 void endpoint_core::promote_due(int64_t now_ms) {
-  if (config_.ordered) return;
+  if (config_->ordered) return;
   while (!timers_.empty() && timers_.front().due <= now_ms) {
     std::pop_heap(timers_.begin(), timers_.end(), std::greater<>());
     timer_item item = std::move(timers_.back());
@@ -223,7 +252,7 @@ void endpoint_core::promote_due(int64_t now_ms) {
 }
 
 endpoint_core::entry* endpoint_core::ready_candidate() {
-  if (config_.ordered) {
+  if (config_->ordered) {
     if (fifo_.empty()) return nullptr;
     auto found = jobs_.find(fifo_.begin()->second);
     if (found == jobs_.end()) return nullptr;
@@ -244,7 +273,7 @@ endpoint_core::entry* endpoint_core::ready_candidate() {
 }
 
 void endpoint_core::pop_candidate(entry& e) {
-  if (config_.ordered) return;  // stays in fifo_ until its final outcome
+  if (config_->ordered) return;  // stays in fifo_ until its final outcome
   ready_[priority_index(e.job.priority)].pop_front();
 }
 
@@ -285,7 +314,7 @@ attempt_verdict endpoint_core::on_attempt_finished(const std::string& delivery_i
   // The policy counts the attempts of the current series: a resend or replay starts a new one
   // (max_attempts and the schedule afresh) while attempt numbers keep growing.
   const int series_attempt = std::max(1, attempt_no - e.job.row.series_start);
-  v.decision = classify_attempt(report.result, series_attempt, policy_, now_ms, rng_);
+  v.decision = classify_attempt(report.result, series_attempt, policy_, now_ms, rng());
   if (v.decision.endpoint_failure)
     breaker_.on_failure(now_ms);
   else
@@ -328,7 +357,7 @@ attempt_verdict endpoint_core::on_attempt_finished(const std::string& delivery_i
       break;
   }
   if (!v.decision.error.empty()) last_error_ = v.decision.error;
-  if (final && config_.ordered) fifo_.erase({e.job.row.created_at, e.job.row.id});
+  if (final && config_->ordered) fifo_.erase({e.job.row.created_at, e.job.row.id});
 
   if (!disable_requested_) {
     if (v.decision.verdict == delivery_verdict::disable_webhook_and_dlq) {
@@ -367,14 +396,14 @@ void endpoint_core::on_recorded(const std::string& delivery_id, bool ok, int64_t
 void endpoint_core::erase(const std::string& id) {
   auto found = jobs_.find(id);
   if (found == jobs_.end()) return;
-  if (config_.ordered) fifo_.erase({found->second.job.row.created_at, id});
+  if (config_->ordered) fifo_.erase({found->second.job.row.created_at, id});
   jobs_.erase(found);
 }
 
 void endpoint_core::release_waiting() {
   for (auto it = jobs_.begin(); it != jobs_.end();) {
     if (it->second.ph == phase::ready || it->second.ph == phase::waiting) {
-      if (config_.ordered) fifo_.erase({it->second.job.row.created_at, it->first});
+      if (config_->ordered) fifo_.erase({it->second.job.row.created_at, it->first});
       it = jobs_.erase(it);
     } else {
       ++it;
@@ -392,7 +421,7 @@ void endpoint_core::rebuild_queues(int64_t now_ms) {
   for (auto& [id, e] : jobs_) {
     if (e.ph == phase::ready || e.ph == phase::waiting) {
       enqueue(e, now_ms);
-    } else if (config_.ordered &&
+    } else if (config_->ordered &&
                (e.ph == phase::in_flight || (e.ph == phase::recording && e.requeue))) {
       fifo_.emplace(e.job.row.created_at, id);
     }
@@ -424,7 +453,7 @@ void endpoint_core::load_finished(std::vector<delivery_job> jobs, bool ok, int64
   }
   bool full = jobs.size() >= static_cast<std::size_t>(last_load_limit_);
   bool overflow = false;
-  const auto priority = priority_of(config_.priority);
+  const auto priority = priority_of(config_->priority);
   for (auto& job : jobs) {
     if (confirmed_during_load_.count(job.row.id) != 0) continue;
     job.priority = priority;
@@ -442,7 +471,7 @@ std::optional<int64_t> endpoint_core::next_wake(int64_t now_ms) const {
     if (!wake || t < *wake) wake = t;
   };
   bool startable_now = false;
-  if (config_.ordered) {
+  if (config_->ordered) {
     if (!fifo_.empty() && in_flight_ == 0) {
       auto found = jobs_.find(fifo_.begin()->second);
       if (found != jobs_.end() &&
@@ -483,10 +512,10 @@ bool endpoint_core::idle() const {
 
 endpoint_state endpoint_core::snapshot(int64_t now_ms) const {
   endpoint_state s;
-  s.webhook_id = config_.id;
-  s.client_id = config_.client_id;
-  s.callback_url = config_.callback_url;
-  s.status = locally_disabled_ ? std::string("disabled") : config_.status;
+  s.webhook_id = config_->id;
+  s.client_id = config_->client_id;
+  s.callback_url = config_->callback_url;
+  s.status = locally_disabled_ ? std::string("disabled") : config_->status;
   s.tokens = bucket_.available(now_ms);
   s.rate_limit = bucket_.rate();
   for (const auto& [id, e] : jobs_) {
@@ -525,7 +554,7 @@ endpoint_state endpoint_core::snapshot(int64_t now_ms) const {
   s.succeeded = succeeded_;
   s.failed = failed_;
   s.retried = retried_;
-  s.ordered = config_.ordered;
+  s.ordered = config_->ordered;
   s.draining = draining_;
   return s;
 }

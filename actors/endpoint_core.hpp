@@ -3,7 +3,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
+#include <memory>
 #include <optional>
 #include <random>
 #include <set>
@@ -149,9 +149,13 @@ class endpoint_core {
 
   /// A core for `config`; `seed` drives the retry jitter.
   endpoint_core(webhook config, endpoint_settings settings, int64_t now_ms, uint64_t seed);
+  /// A core for a webhook shared with its owner (the supervisor keeps one copy per webhook for
+  /// its actor and the actor's core, instead of one each). Never null.
+  endpoint_core(std::shared_ptr<const webhook> config, endpoint_settings settings, int64_t now_ms,
+                uint64_t seed);
 
   /// The webhook as the core applies it.
-  const webhook& config() const { return config_; }
+  const webhook& config() const { return *config_; }
   /// Takes a new version of the webhook: rate, retry policy, ordering, status, secrets. A paused
   /// or disabled webhook releases its waiting and queued jobs (they stay pending in the store);
   /// becoming active again reloads them.
@@ -177,7 +181,7 @@ class endpoint_core {
   /// the store later (overflow, pause, a retry released) sets the flag again.
   void assume_store_empty() { store_has_more_ = false; }
   /// Whether loads read in creation order (ordered webhooks) rather than oldest due first.
-  bool load_in_creation_order() const { return config_.ordered; }
+  bool load_in_creation_order() const { return config_->ordered; }
   /// A load was sent.
   void load_started();
   /// A load answered (`ok`) or failed. Rows whose outcome was confirmed while the load ran are
@@ -247,6 +251,25 @@ class endpoint_core {
 
   using fifo_key = std::pair<int64_t, std::string>;  // (created_at, id)
 
+  // A FIFO of (seq, id) on a vector: unlike std::deque, which allocates a 512-byte block and
+  // its map even when empty, an empty one holds no memory (three per endpoint actor).
+  class ready_queue {
+   public:
+    using item = std::pair<uint64_t, std::string>;
+    bool empty() const { return head_ == items_.size(); }
+    const item& front() const { return items_[head_]; }
+    void emplace_back(uint64_t seq, const std::string& id) { items_.emplace_back(seq, id); }
+    void pop_front();
+    void clear();
+    std::vector<item>::const_iterator begin() const { return items_.begin() + head_; }
+    std::vector<item>::const_iterator end() const { return items_.end(); }
+    std::size_t size() const { return items_.size() - head_; }
+
+   private:
+    std::vector<item> items_;
+    std::size_t head_ = 0;
+  };
+
   void apply_config(int64_t now_ms);
   void enqueue(entry& e, int64_t now_ms);
   void promote_due(int64_t now_ms);
@@ -256,20 +279,24 @@ class endpoint_core {
   void release_waiting();
   void rebuild_queues(int64_t now_ms);
   int cap() const;
+  std::mt19937_64& rng();
 
-  webhook config_;
+  std::shared_ptr<const webhook> config_;
   endpoint_settings settings_;
   retry_policy policy_;
   std::string policy_error_;
   token_bucket bucket_;
   circuit_breaker breaker_;
   failure_streak streak_;
-  std::mt19937_64 rng_;
+  // The jitter generator (2.5 KiB) is made at the first classified attempt, from seed_: the same
+  // sequence as one made up front, without the memory for endpoints that never attempt.
+  uint64_t seed_;
+  std::unique_ptr<std::mt19937_64> rng_;
 
   std::unordered_map<std::string, entry> jobs_;
-  std::deque<std::pair<uint64_t, std::string>> ready_[3];  // (seq, id) per priority
-  std::vector<timer_item> timers_;                         // min-heap by (due, seq)
-  std::set<fifo_key> fifo_;  // ordered webhooks: every unfinished job, by creation
+  ready_queue ready_[3];            // (seq, id) per priority
+  std::vector<timer_item> timers_;  // min-heap by (due, seq)
+  std::set<fifo_key> fifo_;         // ordered webhooks: every unfinished job, by creation
   uint64_t next_seq_ = 0;
   int in_flight_ = 0;
   int recording_ = 0;

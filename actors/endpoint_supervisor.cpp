@@ -5,6 +5,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -30,7 +31,8 @@ struct endpoint_entry {
 struct supervisor_actor_state {
   static const char* name;
   supervisor_deps deps;
-  std::unordered_map<std::string, webhook> configs;
+  // Every webhook, shared with its endpoint actor's core while one runs.
+  std::unordered_map<std::string, std::shared_ptr<const webhook>> configs;
   std::unordered_map<std::string, endpoint_entry> endpoints;
   std::map<caf::actor_addr, std::string> by_address;
   std::unordered_map<std::string, int32_t> restarts;
@@ -70,7 +72,7 @@ endpoint_entry& spawn_for(supervisor_pointer self, const std::string& webhook_id
   auto& st = self->state;
   endpoint_deps d;
   d.load_at_start = load_at_start;
-  d.config = st.configs.at(webhook_id);
+  d.shared_config = st.configs.at(webhook_id);
   d.settings = st.deps.settings.endpoint;
   d.http = st.deps.http;
   d.writer = st.deps.writer;
@@ -129,7 +131,7 @@ void on_endpoint_down(supervisor_pointer self, caf::down_msg& dm) {
   auto& entry = st.endpoints[webhook_id];
   entry.handle = nullptr;
   auto config = st.configs.find(webhook_id);
-  if (st.draining || config == st.configs.end() || !is_active(config->second)) {
+  if (st.draining || config == st.configs.end() || !is_active(*config->second)) {
     st.endpoints.erase(webhook_id);
     return;
   }
@@ -137,7 +139,7 @@ void on_endpoint_down(supervisor_pointer self, caf::down_msg& dm) {
   st.counters.restarts += 1;
   auto delay = restart_delay(self, webhook_id);
   std::string reason = self->system().render(dm.reason);
-  const std::string& client_id = config->second.client_id;
+  const std::string& client_id = config->second->client_id;
   if (st.deps.log)
     st.deps.log->warn("endpoint actor of webhook {} (client {}) failed ({}); restart #{} in {} ms",
                       webhook_id, client_id, reason, count, delay.count());
@@ -163,15 +165,16 @@ void on_endpoint_down(supervisor_pointer self, caf::down_msg& dm) {
 void apply_change(supervisor_pointer self, webhook w) {
   auto& st = self->state;
   auto previous = st.configs.find(w.id);
-  bool was_active = previous != st.configs.end() && is_active(previous->second);
+  bool was_active = previous != st.configs.end() && is_active(*previous->second);
   std::string id = w.id;
-  st.configs[id] = w;
+  auto& config = st.configs[id];
+  config = std::make_shared<const webhook>(std::move(w));
   auto entry = st.endpoints.find(id);
   if (entry != st.endpoints.end()) {
-    if (entry->second.handle) self->send(entry->second.handle, changed_atom::value, std::move(w));
+    if (entry->second.handle) self->send(entry->second.handle, changed_atom::value, *config);
     return;
   }
-  if (is_active(st.configs[id]) && !was_active && !st.draining) spawn_for(self, id);
+  if (is_active(*config) && !was_active && !st.draining) spawn_for(self, id);
 }
 
 void recover(supervisor_pointer self, std::vector<int> partitions,
@@ -188,7 +191,7 @@ void recover(supervisor_pointer self, std::vector<int> partitions,
             uint64_t skipped = 0;
             for (const auto& id : ids) {
               auto config = st.configs.find(id);
-              if (st.draining || config == st.configs.end() || !is_active(config->second)) {
+              if (st.draining || config == st.configs.end() || !is_active(*config->second)) {
                 ++skipped;
                 continue;
               }
@@ -225,7 +228,10 @@ endpoint_supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer 
   auto& st = self->state;
   st.deps = std::move(deps);
   st.configs.reserve(st.deps.webhooks.size());
-  for (auto& w : st.deps.webhooks) st.configs[w.id] = std::move(w);
+  for (auto& w : st.deps.webhooks) {
+    std::string id = w.id;
+    st.configs[id] = std::make_shared<const webhook>(std::move(w));
+  }
   std::vector<webhook>().swap(st.deps.webhooks);  // clear() would keep the whole buffer
   self->set_down_handler([self](caf::down_msg& dm) { on_endpoint_down(self, dm); });
   self->set_exit_handler([self](caf::exit_msg& msg) {
@@ -248,7 +254,7 @@ endpoint_supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer 
               for (const auto& w : current) present.insert(w.id);
               std::vector<webhook> gone;
               for (const auto& [id, w] : self->state.configs)
-                if (present.count(id) == 0 && is_active(w)) gone.push_back(w);
+                if (present.count(id) == 0 && is_active(*w)) gone.push_back(*w);
               for (auto& w : gone) {
                 w.status = "disabled";
                 apply_change(self, std::move(w));
@@ -272,7 +278,7 @@ endpoint_supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer 
         for (auto& job : jobs) by_webhook[job.row.webhook_id].push_back(std::move(job));
         for (auto& [id, group] : by_webhook) {
           auto config = st.configs.find(id);
-          if (st.draining || config == st.configs.end() || !is_active(config->second)) {
+          if (st.draining || config == st.configs.end() || !is_active(*config->second)) {
             st.counters.jobs_left_in_store += group.size();
             st.may_have_pending.insert(id);
             continue;
@@ -286,7 +292,7 @@ endpoint_supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer 
             st.may_have_pending.insert(id);
             continue;
           }
-          auto priority = priority_of(config->second.priority);
+          auto priority = priority_of(config->second->priority);
           for (auto& job : group) job.priority = priority;
           entry.sent += group.size();
           st.counters.jobs_forwarded += group.size();
@@ -356,7 +362,7 @@ endpoint_supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer 
         auto snapshot = std::make_shared<supervisor_state>(st.counters);
         snapshot->draining = st.draining;
         for (auto& [id, config] : st.configs)
-          if (is_active(config)) snapshot->webhooks += 1;
+          if (is_active(*config)) snapshot->webhooks += 1;
         std::vector<std::pair<std::string, endpoint_actor>> live;
         for (auto& [id, entry] : st.endpoints)
           if (entry.handle) live.emplace_back(id, entry.handle);
@@ -390,7 +396,7 @@ endpoint_supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer 
             found->second.restart_generation != generation)
           return;
         auto config = st.configs.find(webhook_id);
-        if (st.draining || config == st.configs.end() || !is_active(config->second)) {
+        if (st.draining || config == st.configs.end() || !is_active(*config->second)) {
           st.endpoints.erase(found);
           return;
         }
