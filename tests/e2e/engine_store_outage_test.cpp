@@ -10,6 +10,8 @@
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
+#include <deque>
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -46,18 +48,41 @@ class pg_server_control {
     stopped_ = stopped_ || ok;
     return ok;
   }
-  /// pg_ctl start, waiting until it accepts connections; true on success.
+  /// pg_ctl start, waiting until it accepts connections; true on success. Restarting the test's
+  /// own database server is not what is under test, so a start that fails is tried once more;
+  /// failure() then tells why each try failed (the end of the server's log).
   bool start() {
-    bool ok = run(ctl_ + " -D '" + data_ + "' -w -t 60 -l '" + data_ + "/e2e-restart.log' start");
-    if (ok) stopped_ = false;
-    return ok;
+    failure_.clear();
+    for (int attempt = 1; attempt <= 2; ++attempt) {
+      if (run(ctl_ + " -D '" + data_ + "' -w -t 60 -l '" + log_path() + "' start")) {
+        stopped_ = false;
+        return true;
+      }
+      failure_ += "pg_ctl start failed (try " + std::to_string(attempt) + "); its log ends:\n" +
+                  log_tail(20);
+    }
+    return false;
   }
+  const std::string& failure() const { return failure_; }
 
  private:
   static bool run(const std::string& command) { return std::system(command.c_str()) == 0; }
+  std::string log_path() const { return data_ + "/e2e-restart.log"; }
+  std::string log_tail(std::size_t lines) const {
+    std::ifstream in(log_path());
+    std::deque<std::string> tail;
+    for (std::string line; std::getline(in, line);) {
+      tail.push_back(line);
+      if (tail.size() > lines) tail.pop_front();
+    }
+    std::string text;
+    for (const auto& line : tail) text += line + "\n";
+    return text;
+  }
 
   std::string ctl_;
   std::string data_;
+  std::string failure_;
   bool stopped_ = false;
 };
 
@@ -128,7 +153,9 @@ TEST_CASE("a store outage answers 503 with Retry-After, never 202, and delivery 
   // Nothing can be committed while the store is down: the alert is only logged so far.
   CHECK(world.sink().count(alerts_path) == 0);
 
-  REQUIRE(postgres.start());
+  const bool restarted = postgres.start();
+  INFO(postgres.failure());
+  REQUIRE(restarted);
 
   // Back: a new event is accepted (after the pool reconnects) and delivered.
   http_answer accepted;
