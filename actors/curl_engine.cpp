@@ -316,11 +316,14 @@ class curl_engine::core {
     std::array<bool, 3> in_ready{};                     // listed in ready_[priority]
   };
 
-  // Where a request waits: "scheme://host:port" (curl keeps one connection pool per host:port).
+  // Where a request waits: its origin, "scheme://host[:port]" (curl keeps one connection pool
+  // per host:port). prepare_http_request normalised the URL (parse_url(...).to_string(): the
+  // default port left out, the target starting with '/'), so the origin is the text before the
+  // target and one host:port always gives the same key, without parsing the URL again.
   static std::string host_key_of(const std::string& url) {
-    auto parsed = parse_url(url);
-    if (!parsed) return url;  // prepare_http_request let it through: cannot happen
-    return parsed->scheme + "://" + parsed->host_for_url() + ":" + std::to_string(parsed->port);
+    auto authority = url.find("://");
+    if (authority == std::string::npos) return url;
+    return url.substr(0, url.find('/', authority + 3));
   }
 
   bool host_has_slot(const host_queue& host) const {
