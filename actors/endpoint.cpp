@@ -240,11 +240,8 @@ void pump(endpoint_pointer self) {
 endpoint_actor::behavior_type endpoint_behavior(endpoint_pointer self, endpoint_deps deps) {
   auto& st = self->state;
   st.deps = std::move(deps);
-  // The core keeps the webhook; the deps' copy is dropped so the actor holds one.
-  std::shared_ptr<const webhook> config = std::move(st.deps.shared_config);
-  if (!config) config = std::make_shared<const webhook>(std::move(st.deps.config));
-  st.deps.config = webhook{};
-  st.core = std::make_unique<endpoint_core>(std::move(config), st.deps.settings,
+  // The core keeps the webhook: the deps let go of it.
+  st.core = std::make_unique<endpoint_core>(std::move(st.deps.config), st.deps.settings,
                                             st.deps.clock->now_ms(), st.deps.seed);
   if (!st.deps.load_at_start) st.core->assume_store_empty();
   st.gauges = std::make_unique<endpoint_gauges>(st.deps.metrics);

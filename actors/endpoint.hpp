@@ -47,10 +47,9 @@ using endpoint_owner_actor = caf::typed_actor<caf::reacts_to<idle_atom, std::str
 
 /// What an endpoint actor works with. `clock` must outlive the actor.
 struct endpoint_deps {
-  webhook config;
-  /// When set, the webhook the actor starts with, shared with its owner instead of `config`
-  /// (the supervisor's copy: no second copy per actor). `config` is then ignored.
-  std::shared_ptr<const webhook> shared_config;
+  /// The webhook the actor starts with, shared with its owner (the supervisor's copy: no second
+  /// copy per actor). Never null.
+  std::shared_ptr<const webhook> config;
   endpoint_settings settings;
   http_client_actor http;
   store_writer_actor writer;

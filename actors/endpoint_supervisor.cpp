@@ -72,7 +72,7 @@ endpoint_entry& spawn_for(supervisor_pointer self, const std::string& webhook_id
   auto& st = self->state;
   endpoint_deps d;
   d.load_at_start = load_at_start;
-  d.shared_config = st.configs.at(webhook_id);
+  d.config = st.configs.at(webhook_id);
   d.settings = st.deps.settings.endpoint;
   d.http = st.deps.http;
   d.writer = st.deps.writer;

@@ -44,7 +44,7 @@ struct endpoint_rig {
   endpoint_actor start(const webhook& w, endpoint_settings settings = {},
                        endpoint_owner_actor owner = {}) {
     endpoint_deps d;
-    d.config = w;
+    d.config = std::make_shared<const webhook>(w);
     d.settings = settings;
     d.http = http;
     d.writer = writer;
