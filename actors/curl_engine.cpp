@@ -414,7 +414,12 @@ class curl_engine::core {
     t->host_key = std::move(next.host_key);
     t->request = std::move(next.request);
     t->policy = settings_.policy.get();
-    t->easy.reset(curl_easy_init());
+    if (!spare_easy_.empty()) {
+      t->easy = std::move(spare_easy_.back());
+      spare_easy_.pop_back();
+    } else {
+      t->easy.reset(curl_easy_init());
+    }
     if (!t->easy) return fail_now(t->id, t->host_key, "curl_easy_init failed");
     if (auto problem = configure(*t)) return fail_now(t->id, t->host_key, *problem);
     CURL* easy = t->easy.get();
@@ -504,8 +509,18 @@ class curl_engine::core {
     release_slot(t->host_key);
     http_response response = make_response(*t, code);
     uint64_t id = t->id;
+    recycle(std::move(t->easy));
     t.reset();
     on_done_(id, std::move(response));
+  }
+
+  // Keeps a finished transfer's handle for the next one: a new handle costs its buffers'
+  // allocations (tens of KiB) on every transfer. curl_easy_reset clears every option, and so
+  // every pointer into the finished transfer, and keeps the buffers.
+  void recycle(easy_ptr easy) {
+    if (!easy || spare_easy_.size() >= max_spare_easy) return;
+    curl_easy_reset(easy.get());
+    spare_easy_.push_back(std::move(easy));
   }
 
   static http_response make_response(transfer& t, CURLcode code) {
@@ -542,6 +557,9 @@ class curl_engine::core {
   std::atomic<uint64_t> queued_{0};
   // Curl thread only. Declared after multi_: gone before the multi handle is cleaned up.
   std::unordered_map<CURL*, std::unique_ptr<transfer>> transfers_;
+  // Curl thread only: finished transfers' handles, reset, for the next transfers.
+  static constexpr std::size_t max_spare_easy = 256;
+  std::vector<easy_ptr> spare_easy_;
   // Curl thread only: the requests waiting to start, by host, and per priority the hosts that
   // may start one now (pointers into hosts_, whose nodes never move; a host leaves hosts_ only
   // when it is listed nowhere).
