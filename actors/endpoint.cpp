@@ -20,7 +20,8 @@ struct endpoint_actor_state {
   uint64_t wake_generation = 0;
   std::optional<int64_t> wake_at;
   uint64_t idle_generation = 0;
-  bool idle_armed = false;
+  bool idle_armed = false;            // an idle timer is on its way
+  std::optional<int64_t> idle_since;  // when it became idle (ms); empty while busy or draining
   uint64_t load_generation = 0;
   bool load_backoff_armed = false;
   std::chrono::milliseconds load_backoff{0};
@@ -138,12 +139,13 @@ void send_attempt(endpoint_pointer self, const attempt_start& start) {
     complete_attempt(self, start.delivery_id, report);
     return;
   }
-  const auto& request = std::get<http_request>(made);
-  std::chrono::milliseconds deadline{request.connect_timeout_ms + request.total_timeout_ms +
-                                     st.deps.settings.request_slack_ms};
   std::string id = start.delivery_id;
   int64_t started_at = start.started_at;
-  self->request(st.deps.http, deadline, std::move(std::get<http_request>(made)))
+  // No CAF deadline: the client answers every request, within the request's own timeouts once
+  // its transfer starts, and with an error if it stops. A deadline here would also put a timer
+  // on CAF's clock thread for every attempt, and could give up on a request that is only
+  // waiting for its host's connection slot, which the client would still send.
+  self->request(st.deps.http, caf::infinite, std::move(std::get<http_request>(made)))
       .then(
           [self, id](http_response& response) {
             attempt_report report;
@@ -155,9 +157,7 @@ void send_attempt(endpoint_pointer self, const attempt_start& start) {
           },
           [self, id, started_at](caf::error& err) {
             attempt_report report;
-            report.result.error = err == caf::make_error(caf::sec::request_timeout)
-                                      ? transport_error::timeout
-                                      : transport_error::other;
+            report.result.error = transport_error::other;
             report.result.error_detail = "http client: " + self->system().render(err);
             report.duration_ms = std::max<int64_t>(0, now_ms(self) - started_at);
             complete_attempt(self, id, report);
@@ -203,16 +203,42 @@ void schedule_wake(endpoint_pointer self, std::optional<int64_t> at, int64_t now
   self->delayed_send(self, delay, wake_atom::value, ++st.wake_generation);
 }
 
+void arm_idle_timer(endpoint_pointer self, std::chrono::milliseconds delay) {
+  auto& st = self->state;
+  st.idle_armed = true;
+  self->delayed_send(self, delay, idle_atom::value, ++st.idle_generation);
+}
+
+// Notes when the endpoint became idle and keeps one idle timer running while it is. The timer
+// is not cancelled when work arrives (it finds the endpoint busy and lapses): an endpoint that
+// goes idle after every delivery would otherwise put a timer on CAF's clock thread each time.
 void check_idle(endpoint_pointer self) {
   auto& st = self->state;
-  if (st.core->idle() && !st.core->draining()) {
-    if (st.idle_armed) return;
-    st.idle_armed = true;
-    self->delayed_send(self, st.deps.settings.idle_timeout, idle_atom::value, ++st.idle_generation);
-  } else if (st.idle_armed) {
-    st.idle_armed = false;
-    ++st.idle_generation;
+  if (!st.core->idle() || st.core->draining()) {
+    st.idle_since.reset();
+    return;
   }
+  if (!st.idle_since) st.idle_since = now_ms(self);
+  if (!st.idle_armed) arm_idle_timer(self, st.deps.settings.idle_timeout);
+}
+
+// The idle timer fired: reports the endpoint idle once it has been for idle_timeout, else
+// waits for the rest of it.
+void on_idle_timer(endpoint_pointer self) {
+  auto& st = self->state;
+  st.idle_armed = false;
+  if (!st.idle_since) return;  // busy or draining: check_idle arms it again when idle
+  const std::chrono::milliseconds timeout = st.deps.settings.idle_timeout;
+  int64_t now = now_ms(self);
+  std::chrono::milliseconds idle_for{std::max<int64_t>(0, now - *st.idle_since)};
+  if (idle_for < timeout) {
+    arm_idle_timer(self, timeout - idle_for);
+    return;
+  }
+  if (st.deps.supervisor)
+    self->send(st.deps.supervisor, idle_atom::value, st.core->config().id, st.received);
+  st.idle_since = now;  // the next report after another idle_timeout
+  arm_idle_timer(self, timeout);
 }
 
 void check_drain(endpoint_pointer self) {
@@ -287,12 +313,7 @@ endpoint_actor::behavior_type endpoint_behavior(endpoint_pointer self, endpoint_
         pump(self);
       },
       [self](idle_atom, uint64_t generation) {
-        auto& st = self->state;
-        if (generation != st.idle_generation) return;
-        st.idle_armed = false;
-        if (st.core->idle() && !st.core->draining() && st.deps.supervisor)
-          self->send(st.deps.supervisor, idle_atom::value, st.core->config().id, st.received);
-        check_idle(self);
+        if (generation == self->state.idle_generation) on_idle_timer(self);
       },
       [self](load_atom, uint64_t generation) {
         auto& st = self->state;

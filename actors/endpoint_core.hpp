@@ -47,9 +47,6 @@ struct endpoint_settings {
   /// Connection and whole-request limits of each attempt, in ms.
   int64_t connect_timeout_ms = 5000;
   int64_t total_timeout_ms = 10'000;
-  /// The CAF deadline of a request to the HTTP client is connect + total + this (the client may
-  /// queue a request before its transfer starts).
-  int64_t request_slack_ms = 20'000;
   /// An endpoint with nothing to do reports itself idle to its supervisor this often.
   std::chrono::milliseconds idle_timeout{30'000};
   /// Backoff of a failed load from the store: doubles from min to max.
