@@ -42,7 +42,7 @@ struct client_index {
   bool empty() const { return exact.empty() && prefixes.empty() && all.empty(); }
 };
 
-// The subscription index and the source registry. Not thread-safe: owned by the router actor.
+// The subscription index. Not thread-safe: owned by the router actor.
 class routing_table {
  public:
   explicit routing_table(std::shared_ptr<spdlog::logger> log) : log_(std::move(log)) {}
@@ -124,39 +124,6 @@ class routing_table {
     by_id_.erase(found);
   }
 
-  void reset_sources(const std::vector<source>& sources) {
-    sources_by_key_.clear();
-    key_by_source_id_.clear();
-    for (const auto& s : sources) put_source(s);
-  }
-
-  // Inserts or replaces `s`, under its current api key only.
-  void put_source(const source& s) {
-    remove_source(s.id);
-    key_by_source_id_[s.id] = s.api_key;
-    sources_by_key_[s.api_key] = s;
-  }
-
-  void remove_source(const std::string& source_id) {
-    auto found = key_by_source_id_.find(source_id);
-    if (found == key_by_source_id_.end()) return;
-    auto by_key = sources_by_key_.find(found->second);
-    if (by_key != sources_by_key_.end() && by_key->second.id == source_id) {
-      sources_by_key_.erase(by_key);
-    }
-    key_by_source_id_.erase(found);
-  }
-
-  source_lookup find_source(const std::string& api_key) const {
-    source_lookup out;
-    auto found = sources_by_key_.find(api_key);
-    if (found != sources_by_key_.end()) {
-      out.found = true;
-      out.src = found->second;
-    }
-    return out;
-  }
-
   // The deliveries of `ev`, appended to `out.jobs`.
   void route(routed_event& out, id_generator& ids, int64_t now) {
     const event& ev = out.ev;
@@ -214,7 +181,6 @@ class routing_table {
     router_stats out;
     out.webhooks = static_cast<int64_t>(by_id_.size());
     out.clients = static_cast<int64_t>(clients_.size());
-    out.sources = static_cast<int64_t>(sources_by_key_.size());
     return out;
   }
 
@@ -222,13 +188,12 @@ class routing_table {
   std::shared_ptr<spdlog::logger> log_;
   std::unordered_map<std::string, client_index> clients_;
   std::unordered_map<std::string, std::unique_ptr<subscription>> by_id_;
-  std::unordered_map<std::string, source> sources_by_key_;
-  std::unordered_map<std::string, std::string> key_by_source_id_;
   std::vector<const subscription*> candidates_;  // scratch space of route()
 };
 
 struct router_state {
   std::unique_ptr<routing_table> table;
+  std::shared_ptr<source_directory> sources;
   std::unique_ptr<id_generator> ids;
   const clock_source* clock = nullptr;
   std::shared_ptr<spdlog::logger> log;
@@ -253,7 +218,9 @@ router_actor::behavior_type router_behavior(router_actor::stateful_pointer<route
   st.table = std::make_unique<routing_table>(deps.log);
   st.table->reset_webhooks(deps.webhooks);
   std::vector<webhook>().swap(deps.webhooks);  // the index has what it needs
-  st.table->reset_sources(deps.sources);
+  st.sources = deps.directory ? deps.directory : std::make_shared<source_directory>();
+  st.sources->reset(deps.sources);
+  std::vector<source>().swap(deps.sources);
   return {
       [self](route_atom, std::vector<event>& events) -> std::vector<routed_event> {
         auto& st = self->state;
@@ -274,7 +241,7 @@ router_actor::behavior_type router_behavior(router_actor::stateful_pointer<route
         return out;
       },
       [self](source_atom, const std::string& api_key) -> source_lookup {
-        return self->state.table->find_source(api_key);
+        return self->state.sources->find(api_key);
       },
       [self](changed_atom, const webhook& w) -> caf::ok_atom {
         self->state.table->put_webhook(w);
@@ -285,11 +252,11 @@ router_actor::behavior_type router_behavior(router_actor::stateful_pointer<route
         return caf::ok_atom::value;
       },
       [self](changed_atom, const source& s) -> caf::ok_atom {
-        self->state.table->put_source(s);
+        self->state.sources->put(s);
         return caf::ok_atom::value;
       },
       [self](removed_atom, source_atom, const std::string& source_id) -> caf::ok_atom {
-        self->state.table->remove_source(source_id);
+        self->state.sources->remove(source_id);
         return caf::ok_atom::value;
       },
       [self](subscribe_atom, const caf::actor& manager) -> caf::result<caf::ok_atom> {
@@ -308,6 +275,7 @@ router_actor::behavior_type router_behavior(router_actor::stateful_pointer<route
       },
       [self](state_atom) -> router_stats {
         router_stats out = self->state.table->stats();
+        out.sources = static_cast<int64_t>(self->state.sources->size());
         out.routed_events = self->state.routed_events;
         out.routed_deliveries = self->state.routed_deliveries;
         int64_t now = self->state.clock->now_ms();

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "actors/messages.hpp"
+#include "actors/source_directory.hpp"
 #include "core/clock.hpp"
 #include "core/model.hpp"
 
@@ -31,17 +32,6 @@ struct routed_event {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, routed_event& x) {
   return f(caf::meta::type_name("routed_event"), x.ev, x.jobs);
-}
-
-/// The answer to a source lookup by api key.
-struct source_lookup {
-  bool found = false;
-  source src;  ///< meaningful when found
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, source_lookup& x) {
-  return f(caf::meta::type_name("source_lookup"), x.found, x.src);
 }
 
 /// What the router holds right now (for tests and introspection).
@@ -92,7 +82,10 @@ struct router_deps {
   std::shared_ptr<spdlog::logger> log;  ///< may be null
   std::vector<webhook> webhooks;        ///< initial index (e.g. store.load_webhooks())
   std::vector<source> sources;          ///< initial registry (every source of the store)
-  uint64_t id_seed = 0;                 ///< seed of the delivery id generator; 0 = random
+  /// Where the router keeps the source registry, shared with whoever authenticates requests
+  /// (the ingestion routes read it directly); the router creates its own when null.
+  std::shared_ptr<source_directory> directory;
+  uint64_t id_seed = 0;  ///< seed of the delivery id generator; 0 = random
   /// How long a `subscribe_atom` waits for the manager's snapshot.
   std::chrono::milliseconds subscribe_timeout{10'000};
 };

@@ -58,10 +58,14 @@ struct router_fixture {
     deps.clock = &clock;
     deps.webhooks = std::move(webhooks);
     deps.sources = std::move(sources);
+    deps.directory = directory;
     deps.id_seed = 42;
     router = spawn_router(sys, std::move(deps));
   }
   ~router_fixture() { caf::anon_send_exit(router, caf::exit_reason::user_shutdown); }
+
+  // Declared first: the router shares it (the ingestion routes read it directly).
+  std::shared_ptr<source_directory> directory = std::make_shared<source_directory>();
 
   static caf::actor_system_config& configured(caf::actor_system_config& cfg) {
     cfg.set("scheduler.max-threads", 2);
@@ -263,6 +267,13 @@ TEST_CASE("router finds sources by api key and follows source changes", "[unit]"
   f.ask<caf::ok_atom>(removed_atom::value, source_atom::value, std::string("src_2"));
   CHECK_FALSE(f.ask<source_lookup>(source_atom::value, std::string("key_2")).found);
   CHECK(f.ask<router_stats>(state_atom::value).sources == 2);
+
+  // The shared directory shows every change the router acknowledged, without asking it.
+  CHECK(f.directory->size() == 2);
+  CHECK(f.directory->find("key_1b").src.id == "src_1");
+  CHECK(f.directory->find("key_3").found);
+  CHECK_FALSE(f.directory->find("key_1").found);
+  CHECK_FALSE(f.directory->find("key_2").found);
 }
 
 namespace {

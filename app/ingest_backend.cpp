@@ -4,28 +4,23 @@
 
 namespace webhookd::app {
 
-actor_ingest_backend::actor_ingest_backend(caf::actor_system& system, router_actor router,
+actor_ingest_backend::actor_ingest_backend(caf::actor_system& system,
+                                           std::shared_ptr<const source_directory> sources,
                                            ingest_actor ingest, ingest_deadlines deadlines)
     : system_(system),
-      router_(std::move(router)),
+      sources_(std::move(sources)),
       ingest_(std::move(ingest)),
       deadlines_(deadlines) {}
 
 http::source_lookup_result actor_ingest_backend::find_source(const std::string& api_key) {
   http::source_lookup_result out;
-  out.status = http::source_lookup_result::kind::unavailable;
-  caf::scoped_actor self{system_, true};
-  self->request(router_, deadlines_.find_source, source_atom::value, api_key)
-      .receive(
-          [&](source_lookup& found) {
-            if (found.found) {
-              out.status = http::source_lookup_result::kind::found;
-              out.src = std::move(found.src);
-            } else {
-              out.status = http::source_lookup_result::kind::unknown;
-            }
-          },
-          [&](caf::error& err) { out.message = system_.render(err); });
+  source_lookup found = sources_->find(api_key);
+  if (found.found) {
+    out.status = http::source_lookup_result::kind::found;
+    out.src = std::move(found.src);
+  } else {
+    out.status = http::source_lookup_result::kind::unknown;
+  }
   return out;
 }
 
@@ -84,11 +79,13 @@ ingestion_start ingestion::start_blocking(caf::actor_system& system, storage::bl
     out.error = "cannot load the sources: " + sources.err().message;
     return out;
   }
+  auto directory = std::make_shared<source_directory>();
   router_deps router_setup;
   router_setup.clock = &clock;
   router_setup.log = log;
   router_setup.webhooks = std::move(webhooks.value());
   router_setup.sources = std::move(sources.value());
+  router_setup.directory = directory;
   router_actor router = spawn_router(system, std::move(router_setup));
   settings.api.metrics = settings.metrics;
   committer_actor committer = spawn_committer(
@@ -103,8 +100,8 @@ ingestion_start ingestion::start_blocking(caf::actor_system& system, storage::bl
   ingest_setup.settings = settings.engine;
   ingest_actor ingest = spawn_ingest(system, std::move(ingest_setup));
   // Owns the actors from here on: an early return stops them.
-  std::unique_ptr<ingestion> running(
-      new ingestion(system, router, committer, ingest, clock, settings, std::move(log)));
+  std::unique_ptr<ingestion> running(new ingestion(system, router, std::move(directory), committer,
+                                                   ingest, clock, settings, std::move(log)));
 
   if (manager) {
     caf::scoped_actor self{system, true};
@@ -120,14 +117,15 @@ ingestion_start ingestion::start_blocking(caf::actor_system& system, storage::bl
   return out;
 }
 
-ingestion::ingestion(caf::actor_system& system, router_actor router, committer_actor committer,
+ingestion::ingestion(caf::actor_system& system, router_actor router,
+                     std::shared_ptr<const source_directory> sources, committer_actor committer,
                      ingest_actor ingest, const clock_source& clock, ingestion_settings settings,
                      std::shared_ptr<spdlog::logger> log)
     : system_(system),
       router_(router),
       committer_(committer),
       ingest_(ingest),
-      backend_(system, router, ingest, settings.deadlines),
+      backend_(system, std::move(sources), ingest, settings.deadlines),
       api_(backend_, clock, settings.api, std::move(log)) {}
 
 ingestion::~ingestion() {

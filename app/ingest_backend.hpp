@@ -21,25 +21,24 @@ namespace webhookd::app {
 
 /// Deadlines of the HTTP threads' requests to the actors.
 struct ingest_deadlines {
-  std::chrono::milliseconds find_source{2'000};
   std::chrono::milliseconds submit{10'000};
 };
 
-/// http::ingest_backend on top of the router (source lookups) and the ingest actor (submissions).
-/// Every call is one request with a deadline from a hidden scoped actor of the calling thread;
-/// a CAF error or a passed deadline becomes `unavailable`.
+/// http::ingest_backend on top of the router's source directory (source lookups, read on the
+/// calling thread) and the ingest actor (submissions: one request with a deadline from a hidden
+/// scoped actor of the calling thread; a CAF error or a passed deadline becomes `unavailable`).
 class actor_ingest_backend final : public http::ingest_backend {
  public:
-  /// `system` must outlive this object.
-  actor_ingest_backend(caf::actor_system& system, router_actor router, ingest_actor ingest,
-                       ingest_deadlines deadlines = {});
+  /// `system` must outlive this object; `sources` is the directory the router keeps current.
+  actor_ingest_backend(caf::actor_system& system, std::shared_ptr<const source_directory> sources,
+                       ingest_actor ingest, ingest_deadlines deadlines = {});
 
   http::source_lookup_result find_source(const std::string& api_key) override;
   http::submit_result submit(std::vector<event> events) override;
 
  private:
   caf::actor_system& system_;
-  router_actor router_;
+  std::shared_ptr<const source_directory> sources_;
   ingest_actor ingest_;
   ingest_deadlines deadlines_;
 };
@@ -99,7 +98,8 @@ class ingestion {
   void stop();
 
  private:
-  ingestion(caf::actor_system& system, router_actor router, committer_actor committer,
+  ingestion(caf::actor_system& system, router_actor router,
+            std::shared_ptr<const source_directory> sources, committer_actor committer,
             ingest_actor ingest, const clock_source& clock, ingestion_settings settings,
             std::shared_ptr<spdlog::logger> log);
 
