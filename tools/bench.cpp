@@ -578,6 +578,8 @@ json scenario_max_rate(const options& o, server& srv, sink& receiver, const flee
   s.duration = milliseconds(static_cast<int64_t>(o.duration_s * 1000));
   s.on_progress = load_progress_line(what + " ingest");
   int64_t base = receiver.total();
+  double server_cpu_start = process_cpu_seconds(srv.pid());
+  double sink_cpu_start = process_cpu_seconds(receiver.pid());
   auto start = steady::now();
   auto load = run_load(s, plan);
   auto ingest_end = steady::now();
@@ -587,6 +589,12 @@ json scenario_max_rate(const options& o, server& srv, sink& receiver, const flee
   auto done = wait_delivered(receiver, base, expected, o.quick ? 60 : 600, what);
   int64_t delivered = receiver.total() - base;
   double e2e_s = std::chrono::duration<double>((done ? *done : steady::now()) - start).count();
+  // CPU per delivery: what a change costs or saves, steadier than a rate on a shared machine.
+  auto cpu_us_per_delivery = [&](double cpu_s) {
+    return delivered > 0 ? cpu_s * 1e6 / static_cast<double>(delivered) : 0.0;
+  };
+  double server_cpu_s = process_cpu_seconds(srv.pid()) - server_cpu_start;
+  double sink_cpu_s = process_cpu_seconds(receiver.pid()) - sink_cpu_start;
   json out{{"fanout", fanout},
            {"mode", batch ? "batch100" : "single"},
            {"connections", s.connections},
@@ -602,7 +610,10 @@ json scenario_max_rate(const options& o, server& srv, sink& receiver, const flee
            {"drain_after_ingest_s",
             std::chrono::duration<double>((done ? *done : steady::now()) - ingest_end).count()},
            {"e2e_events_per_s", static_cast<double>(delivered) / fanout / e2e_s},
-           {"e2e_window_s", e2e_s}};
+           {"e2e_window_s", e2e_s},
+           {"server_cpu_s", server_cpu_s},
+           {"server_cpu_us_per_delivery", cpu_us_per_delivery(server_cpu_s)},
+           {"sink_cpu_us_per_delivery", cpu_us_per_delivery(sink_cpu_s)}};
   return out;
 }
 
@@ -1079,15 +1090,17 @@ void print_table(const json& report) {
     out << "\n" << backend << "\n";
     if (r.contains("max_rate")) {
       out << "  (a) max rate     fan-out mode      ingest ev/s  e2e ev/s  serial bound  ratio  "
-             "complete\n";
+             "complete  cpu us/delivery\n";
       for (const auto& row : r["max_rate"]) {
         char line[200];
-        std::snprintf(
-            line, sizeof line, "                   %7d %-9s %11.0f %9.0f %13.0f %6.2f  %s\n",
-            row.value("fanout", 0), row.value("mode", "").c_str(),
-            row.value("ingest_events_per_s", 0.0), row.value("e2e_events_per_s", 0.0),
-            row.value("serial_bound_events_per_s", 0.0), row.value("ratio_to_serial_bound", 0.0),
-            row.value("complete", false) ? "yes" : "NO");
+        std::snprintf(line, sizeof line,
+                      "                   %7d %-9s %11.0f %9.0f %13.0f %6.2f  %-8s  %.0f\n",
+                      row.value("fanout", 0), row.value("mode", "").c_str(),
+                      row.value("ingest_events_per_s", 0.0), row.value("e2e_events_per_s", 0.0),
+                      row.value("serial_bound_events_per_s", 0.0),
+                      row.value("ratio_to_serial_bound", 0.0),
+                      row.value("complete", false) ? "yes" : "NO",
+                      row.value("server_cpu_us_per_delivery", 0.0));
         out << line;
       }
     }

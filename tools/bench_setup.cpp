@@ -1,5 +1,7 @@
 #include "bench_setup.hpp"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <fstream>
 #include <random>
@@ -206,6 +208,24 @@ std::pair<int64_t, int64_t> server::memory_kib() {
     if (line.rfind("VmRSS:", 0) == 0) rss = std::stoll(line.substr(6));
   }
   return {hwm, rss};
+}
+
+double process_cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  std::getline(in, stat);
+  // The command name, field 2, may hold spaces: fields are counted after its closing paren.
+  auto paren = stat.rfind(')');
+  if (paren == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(paren + 1));
+  std::string field;
+  int64_t utime = 0;
+  int64_t stime = 0;
+  for (int n = 3; n <= 15 && fields >> field; ++n) {
+    if (n == 14) utime = std::stoll(field);
+    if (n == 15) stime = std::stoll(field);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 // --- requests ---------------------------------------------------------------------------------

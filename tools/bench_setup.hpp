@@ -45,6 +45,8 @@ class sink {
   nlohmann::json deliveries_after(int64_t after_seq);
   /// POST /_sink/release.
   void release();
+  /// The sink's process id.
+  pid_t pid() const { return process_->pid(); }
 
  private:
   httplib::Client client(int read_timeout_s = 60) const;
@@ -108,6 +110,10 @@ class server {
   std::string client_token_;
   std::string admin_token_;
 };
+
+/// CPU time (user + system) a process has used so far, in seconds (from /proc/PID/stat); 0 when
+/// unreadable.
+double process_cpu_seconds(pid_t pid);
 
 /// The client id every benchmark webhook and event belongs to.
 inline const std::string bench_client = "bench";
