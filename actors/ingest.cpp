@@ -207,7 +207,10 @@ ingest_actor::behavior_type ingest_behavior(ingest_pointer self, ingest_deps dep
         }
         st.routing_events += count;
         auto promise = self->make_response_promise<ingest_ack>();
-        self->request(st.router, st.settings.route_timeout, route_atom::value, std::move(events))
+        // No CAF deadline: the router never blocks and answers every request (an error if it
+        // is gone), and a deadline would put a timer on CAF's clock thread per request. The
+        // HTTP side waits with its own deadline.
+        self->request(st.router, caf::infinite, route_atom::value, std::move(events))
             .then(
                 [self, promise, count](std::vector<routed_event>& routed) mutable {
                   self->state.routing_events -= count;

@@ -104,7 +104,6 @@ using ingest_actor =
 struct ingest_settings {
   /// Most events waiting for the router or the next commit; beyond it requests are refused.
   std::size_t max_buffered_events = 20'000;
-  std::chrono::milliseconds route_timeout{5'000};
   /// How long a commit may take before its requests are answered `unavailable`.
   std::chrono::milliseconds commit_timeout{60'000};
 };

@@ -28,25 +28,32 @@ http::submit_result actor_ingest_backend::submit(std::vector<event> events) {
   http::submit_result out;
   out.status = http::submit_result::kind::unavailable;
   caf::scoped_actor self{system_, true};
-  self->request(ingest_, deadlines_.submit, ingest_atom::value, std::move(events))
-      .receive(
-          [&](const ingest_ack& ack) {
-            out.status = http::submit_result::kind::accepted;
-            out.accepted = ack.accepted;
-            out.duplicates = ack.duplicates;
-          },
-          [&](caf::error& err) {
-            if (auto failure = ingest_failure_of(err)) {
-              out.status = failure->code == ingest_errc::overloaded
-                               ? http::submit_result::kind::overloaded
-                               : http::submit_result::kind::unavailable;
-              out.message = failure->message;
-            } else if (err == caf::sec::request_timeout) {
-              out.message = "the events were not committed within " +
-                            std::to_string(deadlines_.submit.count()) + " ms";
-            } else {
-              out.message = system_.render(err);
-            }
+  // The deadline is this thread's own wait for the answer (a timed wait on the scoped actor's
+  // mailbox), not a CAF request timeout, which would put a timer on CAF's clock thread for
+  // every request. An answer after the deadline goes to the scoped actor, gone by then.
+  auto answer = self->request(ingest_, caf::infinite, ingest_atom::value, std::move(events));
+  caf::blocking_actor::accept_one_cond one_answer;
+  self->varargs_receive(
+      one_answer, answer.id(),
+      [&](const ingest_ack& ack) {
+        out.status = http::submit_result::kind::accepted;
+        out.accepted = ack.accepted;
+        out.duplicates = ack.duplicates;
+      },
+      [&](caf::error& err) {
+        if (auto failure = ingest_failure_of(err)) {
+          out.status = failure->code == ingest_errc::overloaded
+                           ? http::submit_result::kind::overloaded
+                           : http::submit_result::kind::unavailable;
+          out.message = failure->message;
+        } else {
+          out.message = system_.render(err);
+        }
+      },
+      caf::after(deadlines_.submit) >>
+          [&] {
+            out.message = "the events were not committed within " +
+                          std::to_string(deadlines_.submit.count()) + " ms";
           });
   return out;
 }
