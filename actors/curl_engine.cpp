@@ -312,6 +312,7 @@ class curl_engine::core {
   // dead or slow host wait here, outside the multi handle, and hold none of max_in_flight.
   struct host_queue {
     std::size_t running = 0;
+    bool suspect = false;  // its recent transfers timed out: fewer connection slots
     std::array<std::deque<queued_request>, 3> waiting;  // high, standard, bulk
     std::array<bool, 3> in_ready{};                     // listed in ready_[priority]
   };
@@ -327,7 +328,24 @@ class curl_engine::core {
   }
 
   bool host_has_slot(const host_queue& host) const {
-    return host.running < settings_.max_host_connections;
+    std::size_t cap =
+        host.suspect ? std::min(settings_.max_host_connections, settings_.suspect_host_connections)
+                     : settings_.max_host_connections;
+    return host.running < cap;
+  }
+
+  bool is_suspect(const std::string& key) const {
+    auto it = timeouts_in_a_row_.find(key);
+    return it != timeouts_in_a_row_.end() && it->second >= settings_.suspect_after_timeouts;
+  }
+
+  // Counts a host's timeouts in a row; any other ending clears its count.
+  void note_outcome(const std::string& key, const http_response& response) {
+    if (response.error_kind == "timeout")
+      ++timeouts_in_a_row_[key];
+    else
+      timeouts_in_a_row_.erase(key);
+    if (auto it = hosts_.find(key); it != hosts_.end()) it->second.suspect = is_suspect(key);
   }
 
   void mark_ready(host_queue& host, std::size_t priority) {
@@ -352,7 +370,9 @@ class curl_engine::core {
     for (auto& next : arrived) {
       auto priority = static_cast<std::size_t>(std::clamp(next.request.priority, 0, 2));
       next.host_key = host_key_of(next.request.url);
-      auto& host = hosts_[next.host_key];
+      auto [entry, created] = hosts_.try_emplace(next.host_key);
+      host_queue& host = entry->second;
+      if (created) host.suspect = is_suspect(next.host_key);
       host.waiting[priority].push_back(std::move(next));
       mark_ready(host, priority);
     }
@@ -506,8 +526,9 @@ class curl_engine::core {
     std::unique_ptr<transfer> t = std::move(it->second);
     transfers_.erase(it);
     running_.store(transfers_.size(), std::memory_order_relaxed);  // before the result is out
-    release_slot(t->host_key);
     http_response response = make_response(*t, code);
+    note_outcome(t->host_key, response);
+    release_slot(t->host_key);
     uint64_t id = t->id;
     recycle(std::move(t->easy));
     t.reset();
@@ -564,6 +585,8 @@ class curl_engine::core {
   // may start one now (pointers into hosts_, whose nodes never move; a host leaves hosts_ only
   // when it is listed nowhere).
   std::unordered_map<std::string, host_queue> hosts_;
+  // Curl thread only: timeouts in a row per host key, for hosts whose last transfer timed out.
+  std::unordered_map<std::string, std::size_t> timeouts_in_a_row_;
   std::array<std::deque<host_queue*>, 3> ready_;
 };
 

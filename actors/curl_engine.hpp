@@ -22,7 +22,8 @@ std::optional<std::string> prepare_http_request(http_request& request);
 /// Runs transfers on its own thread with libcurl's multi interface: keep-alive connection reuse,
 /// at most max_in_flight transfers at once and at most max_host_connections per host:port (the
 /// rest queue per host, high before standard before bulk, hosts taking turns within a
-/// priority; a request waiting for its host's connection slot holds no global slot), every
+/// priority; a request waiting for its host's connection slot holds no global slot; a host whose
+/// recent transfers all timed out gets suspect_host_connections only), every
 /// connect vetted by the SSRF policy. Thread-safe: submit and the counters may be called
 /// from any thread.
 class curl_engine {

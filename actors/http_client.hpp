@@ -102,6 +102,11 @@ struct http_client_settings {
   /// holds at most this many of the global slots, and hosts with requests waiting take turns
   /// at the free ones.
   std::size_t max_host_connections = 64;
+  /// A host whose last suspect_after_timeouts transfers all timed out (hanging, or dropping
+  /// connects) gets at most suspect_host_connections until one of its transfers ends otherwise:
+  /// dead hosts hold few of max_in_flight's slots (16 of them would otherwise fill 1,024).
+  std::size_t suspect_after_timeouts = 3;
+  std::size_t suspect_host_connections = 4;
   /// Connections kept alive for reuse (CURLMOPT_MAXCONNECTS).
   std::size_t max_idle_connections = 1024;
   /// Vets every address curl is about to connect to, whatever DNS answered. Required.

@@ -154,13 +154,16 @@ std::shared_ptr<const ssrf_policy> loopback_policy() {
 class client_env {
  public:
   explicit client_env(std::shared_ptr<const ssrf_policy> policy, std::size_t max_in_flight = 1024,
-                      std::size_t max_host_connections = 64) {
+                      std::size_t max_host_connections = 64, std::size_t suspect_after = 3,
+                      std::size_t suspect_connections = 4) {
     cfg_.set("scheduler.max-threads", 2);
     sys_ = std::make_unique<caf::actor_system>(cfg_);
     http_client_settings settings;
     settings.policy = std::move(policy);
     settings.max_in_flight = max_in_flight;
     settings.max_host_connections = max_host_connections;
+    settings.suspect_after_timeouts = suspect_after;
+    settings.suspect_host_connections = suspect_connections;
     settings.user_agent = "webhookd/test";
     client_ = spawn_http_client(*sys_, std::move(settings));
   }
@@ -621,4 +624,34 @@ TEST_CASE("http_client: a hanging host can't take the slots of a healthy one", "
     handle.receive([&](http_response& r) { answered += r.status_code == 200 ? 1 : 0; },
                    [&](caf::error& err) { FAIL_CHECK(env.sys().render(err)); });
   CHECK(answered == 6);
+}
+
+TEST_CASE("http_client: a host that keeps timing out gets fewer connections until it answers",
+          "[unit]") {
+  test_server hanging;
+  client_env env{loopback_policy(), 64, 4, 2, 1};
+  // Two timeouts in a row make the host suspect.
+  for (int i = 0; i < 2; ++i) {
+    auto request = post(hanging.url("/slow"));
+    request.total_timeout_ms = 200;
+    CHECK(env.call(request).error_kind == "timeout");
+  }
+  caf::scoped_actor self{env.sys()};
+  using handle_type = decltype(self->request(env.client(), 60s, http_request{}));
+  std::vector<handle_type> held;
+  for (int i = 0; i < 3; ++i) {
+    auto request = post(hanging.url("/slow"));
+    request.total_timeout_ms = 60000;
+    held.push_back(self->request(env.client(), 60s, request));
+  }
+  // One connection for the suspect host (four for a healthy one); the others wait.
+  REQUIRE(env.wait_for_stats(
+      [](const http_client_stats& s) { return s.running == 1 && s.queued == 2; }));
+  // Its first answer clears the suspicion, and the rest are sent.
+  hanging.release();
+  int answered = 0;
+  for (auto& handle : held)
+    handle.receive([&](http_response& r) { answered += r.status_code == 200 ? 1 : 0; },
+                   [&](caf::error& err) { FAIL_CHECK(env.sys().render(err)); });
+  CHECK(answered == 3);
 }
