@@ -592,6 +592,34 @@ TEST_CASE("http_client: a client with no handles left ends on its own", "[unit]"
   CHECK(server.count("/echo") == 1);
 }
 
+// Requests to `server`'s /slow path held open from `self`, answered once the server releases
+// them; `answered_ok` waits for every answer and counts the 200s.
+class held_requests {
+ public:
+  held_requests(client_env& env, caf::scoped_actor& self, test_server& server, int count)
+      : env_(env) {
+    for (int i = 0; i < count; ++i) {
+      auto request = post(server.url("/slow"));
+      request.total_timeout_ms = 60000;
+      handles_.push_back(self->request(env.client(), 60s, request));
+    }
+  }
+
+  int answered_ok() {
+    int answered = 0;
+    for (auto& handle : handles_)
+      handle.receive([&](http_response& r) { answered += r.status_code == 200 ? 1 : 0; },
+                     [&](caf::error& err) { FAIL_CHECK(env_.sys().render(err)); });
+    return answered;
+  }
+
+ private:
+  using handle_type = decltype(std::declval<caf::scoped_actor&>()->request(
+      std::declval<const http_client_actor&>(), 60s, http_request{}));
+  client_env& env_;
+  std::vector<handle_type> handles_;
+};
+
 TEST_CASE("http_client: a hanging host can't take the slots of a healthy one", "[unit]") {
   // Two receivers on two ports, so two hosts to the client. Every slot the client has would go
   // to the hanging one if its requests beyond the host cap counted against max_in_flight.
@@ -599,13 +627,7 @@ TEST_CASE("http_client: a hanging host can't take the slots of a healthy one", "
   test_server healthy;
   client_env env{loopback_policy(), 4, 2};
   caf::scoped_actor self{env.sys()};
-  using handle_type = decltype(self->request(env.client(), 60s, http_request{}));
-  std::vector<handle_type> held;
-  for (int i = 0; i < 6; ++i) {
-    auto request = post(hanging.url("/slow"));
-    request.total_timeout_ms = 60000;
-    held.push_back(self->request(env.client(), 60s, request));
-  }
+  held_requests held{env, self, hanging, 6};
   // Two run on the host's two connections; the other four wait for them, holding no slot.
   REQUIRE(env.wait_for_stats(
       [](const http_client_stats& s) { return s.running == 2 && s.queued == 4; }));
@@ -619,11 +641,7 @@ TEST_CASE("http_client: a hanging host can't take the slots of a healthy one", "
   CHECK(stats.queued == 4);
   CHECK(hanging.count("/slow") == 2);
   hanging.release();
-  int answered = 0;
-  for (auto& handle : held)
-    handle.receive([&](http_response& r) { answered += r.status_code == 200 ? 1 : 0; },
-                   [&](caf::error& err) { FAIL_CHECK(env.sys().render(err)); });
-  CHECK(answered == 6);
+  CHECK(held.answered_ok() == 6);
 }
 
 TEST_CASE("http_client: a host that keeps timing out gets fewer connections until it answers",
@@ -637,21 +655,11 @@ TEST_CASE("http_client: a host that keeps timing out gets fewer connections unti
     CHECK(env.call(request).error_kind == "timeout");
   }
   caf::scoped_actor self{env.sys()};
-  using handle_type = decltype(self->request(env.client(), 60s, http_request{}));
-  std::vector<handle_type> held;
-  for (int i = 0; i < 3; ++i) {
-    auto request = post(hanging.url("/slow"));
-    request.total_timeout_ms = 60000;
-    held.push_back(self->request(env.client(), 60s, request));
-  }
+  held_requests held{env, self, hanging, 3};
   // One connection for the suspect host (four for a healthy one); the others wait.
   REQUIRE(env.wait_for_stats(
       [](const http_client_stats& s) { return s.running == 1 && s.queued == 2; }));
   // Its first answer clears the suspicion, and the rest are sent.
   hanging.release();
-  int answered = 0;
-  for (auto& handle : held)
-    handle.receive([&](http_response& r) { answered += r.status_code == 200 ? 1 : 0; },
-                   [&](caf::error& err) { FAIL_CHECK(env.sys().render(err)); });
-  CHECK(answered == 3);
+  CHECK(held.answered_ok() == 3);
 }
