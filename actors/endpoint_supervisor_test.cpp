@@ -27,7 +27,7 @@ struct engine_rig {
   std::shared_ptr<scripted_receiver> receiver = std::make_shared<scripted_receiver>();
   http_client_actor http = spawn_scripted_http(*sys, receiver);
   store_writer_actor writer = spawn_store_writer(*sys, store_writer_deps{db.get(), nullptr, {}});
-  loader_actor loader = spawn_loader(*sys, loader_deps{db.get(), &clock, nullptr, 2});
+  loader_actor loader = spawn_loader(*sys, loader_deps{db.get(), &clock, nullptr, 2, nullptr});
   dlq_actor dlq = spawn_dlq(*sys, dlq_deps{loader, &clock, nullptr, {}});
   endpoint_supervisor_actor supervisor;
 

@@ -86,7 +86,7 @@ struct monitor_rig {
   std::shared_ptr<heard> observed = std::make_shared<heard>();
   caf::actor steady = sys->spawn<caf::detached>(worker, std::make_shared<gate>());
   caf::actor flaky = sys->spawn<caf::detached>(worker, actor_gate);
-  loader_actor loader = spawn_loader(*sys, loader_deps{db.get(), &clock, nullptr, 2});
+  loader_actor loader = spawn_loader(*sys, loader_deps{db.get(), &clock, nullptr, 2, nullptr});
   store_observer_actor store_observer = sys->spawn(observer, observed);
   monitor_actor monitor;
 
