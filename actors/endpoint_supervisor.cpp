@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
@@ -32,7 +33,7 @@ struct supervisor_actor_state {
   static const char* name;
   supervisor_deps deps;
   // Every webhook, shared with its endpoint actor's core while one runs.
-  std::unordered_map<std::string, std::shared_ptr<const webhook>> configs;
+  std::unordered_map<std::string, shared_webhook> configs;
   std::unordered_map<std::string, endpoint_entry> endpoints;
   std::map<caf::actor_addr, std::string> by_address;
   std::unordered_map<std::string, int32_t> restarts;
@@ -162,19 +163,48 @@ void on_endpoint_down(supervisor_pointer self, caf::down_msg& dm) {
 
 /// Applies a webhook version: forwards it to a live actor, or starts one for a webhook that
 /// just became active (it may have pending deliveries waiting in the store).
-void apply_change(supervisor_pointer self, webhook w) {
+void apply_change(supervisor_pointer self, shared_webhook w) {
   auto& st = self->state;
-  auto previous = st.configs.find(w.id);
+  auto previous = st.configs.find(w->id);
   bool was_active = previous != st.configs.end() && is_active(*previous->second);
-  std::string id = w.id;
+  std::string id = w->id;
   auto& config = st.configs[id];
-  config = std::make_shared<const webhook>(std::move(w));
+  config = std::move(w);
   auto entry = st.endpoints.find(id);
   if (entry != st.endpoints.end()) {
     if (entry->second.handle) self->send(entry->second.handle, changed_atom::value, *config);
     return;
   }
   if (is_active(*config) && !was_active && !st.draining) spawn_for(self, id);
+}
+
+/// Applies the manager's subscription snapshot, which is the truth from then on: a known active
+/// webhook missing from it was disabled or deleted meanwhile, every other one is applied as a
+/// change. A webhook the supervisor did not know only has its row kept (shared with the
+/// snapshot, not copied), unless recovery already ran for its partition and may have left work
+/// for it: otherwise recovery starts its actor if it has pending deliveries.
+void apply_snapshot(supervisor_pointer self, const std::vector<shared_webhook>& current) {
+  auto& st = self->state;
+  std::unordered_set<std::string_view> present;
+  present.reserve(current.size());
+  for (const auto& w : current) present.insert(w->id);
+  std::vector<shared_webhook> gone;
+  for (const auto& [id, w] : st.configs) {
+    if (present.count(id) != 0 || !is_active(*w)) continue;
+    auto disabled = std::make_shared<webhook>(*w);
+    disabled->status = "disabled";
+    gone.push_back(std::move(disabled));
+  }
+  for (auto& w : gone) apply_change(self, std::move(w));
+  for (const auto& w : current) {
+    bool known = st.configs.count(w->id) != 0;
+    if (!known &&
+        (st.recovered.count(partition_of(w->id)) == 0 || st.may_have_pending.count(w->id) == 0)) {
+      st.configs.emplace(w->id, w);
+      continue;
+    }
+    apply_change(self, w);
+  }
 }
 
 void recover(supervisor_pointer self, std::vector<int> partitions,
@@ -243,32 +273,6 @@ endpoint_supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer 
   });
   if (st.deps.dlq)
     self->send(st.deps.dlq, subscribe_atom::value, caf::actor_cast<replay_target_actor>(self));
-  if (st.deps.manager) {
-    self->request(st.deps.manager, std::chrono::seconds(30), subscribe_atom::value,
-                  caf::actor_cast<caf::actor>(self))
-        .then(
-            [self](std::vector<webhook>& current) {
-              // The manager's snapshot is the truth from now on: a webhook missing from it was
-              // disabled or deleted since the app loaded the initial set.
-              std::set<std::string> present;
-              for (const auto& w : current) present.insert(w.id);
-              std::vector<webhook> gone;
-              for (const auto& [id, w] : self->state.configs)
-                if (present.count(id) == 0 && is_active(*w)) gone.push_back(*w);
-              for (auto& w : gone) {
-                w.status = "disabled";
-                apply_change(self, std::move(w));
-              }
-              for (auto& w : current) apply_change(self, std::move(w));
-            },
-            [self](caf::error& err) {
-              if (self->state.deps.log)
-                self->state.deps.log->error(
-                    "endpoint supervisor: subscribing to the manager "
-                    "failed: {}",
-                    self->system().render(err));
-            });
-  }
   if (!st.deps.settings.partitions.empty()) recover_at_start(self, st.deps.settings.partitions);
 
   return {
@@ -300,7 +304,7 @@ endpoint_supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer 
         }
       },
       [self](changed_atom, webhook& w) -> caf::ok_atom {
-        apply_change(self, std::move(w));
+        apply_change(self, std::make_shared<const webhook>(std::move(w)));
         return caf::ok_atom::value;
       },
       [self](removed_atom, const std::string&, const std::string& webhook_id) -> caf::ok_atom {
@@ -384,6 +388,25 @@ endpoint_supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer 
                     snapshot->unanswered.push_back(id);
                     finish_one();
                   });
+        return rp;
+      },
+      [self](subscribe_atom, const manager_actor& manager) -> caf::result<caf::ok_atom> {
+        auto rp = self->make_response_promise<caf::ok_atom>();
+        self->request(manager, self->state.deps.settings.subscribe_timeout, subscribe_atom::value,
+                      caf::actor_cast<caf::actor>(self))
+            .then(
+                [self, rp](const webhook_snapshot& snapshot) mutable {
+                  // The manager's changes from now on arrive after this reply (one sender, FIFO).
+                  apply_snapshot(self, *snapshot.webhooks);
+                  rp.deliver(caf::ok_atom::value);
+                },
+                [self, rp](caf::error& err) mutable {
+                  if (self->state.deps.log)
+                    self->state.deps.log->error(
+                        "endpoint supervisor: subscribing to the manager failed: {}",
+                        self->system().render(err));
+                  rp.deliver(std::move(err));
+                });
         return rp;
       },
       [self](subscribe_atom, restart_observer_actor observer) {

@@ -97,6 +97,12 @@ typename Inspector::result_type inspect(Inspector& f, supervisor_state& x) {
 ///   no new attempts start anywhere after it.
 /// - `state_atom` -> supervisor_state (endpoints that don't answer within
 ///   settings.state_timeout are listed in `unanswered` instead).
+/// - `subscribe_atom, manager_actor` -> ok_atom once the supervisor subscribed to the manager and
+///   applied its webhook_snapshot (an error when the manager did not answer within
+///   settings.subscribe_timeout). The supervisor keeps the snapshot's shared rows, not copies. A
+///   known active webhook missing from it stops being active; a webhook it did not know gets an
+///   actor only if recovery already ran for its partition and may have left work for it (send
+///   it before recovery: recovery then starts the actors of webhooks with pending deliveries).
 /// - `subscribe_atom, restart_observer_actor`: sets who hears of every endpoint restart.
 /// - `recovery_retry_atom, partitions`: recovery without an answer, retried until the store
 ///   answers.
@@ -114,6 +120,7 @@ using endpoint_supervisor_actor =
                      caf::replies_to<recover_atom, std::vector<int>>::with<uint64_t>,
                      caf::replies_to<drain_atom>::with<caf::ok_atom>,
                      caf::replies_to<state_atom>::with<supervisor_state>,
+                     caf::replies_to<subscribe_atom, manager_actor>::with<caf::ok_atom>,
                      caf::reacts_to<subscribe_atom, restart_observer_actor>,
                      caf::reacts_to<restart_atom, std::string, uint64_t>,
                      caf::reacts_to<recovery_retry_atom, std::vector<int>>>;
@@ -138,6 +145,8 @@ struct supervisor_settings {
   std::chrono::milliseconds state_timeout{1'000};
   /// Retry delay of a recovery whose store read failed.
   std::chrono::milliseconds recovery_retry{2'000};
+  /// How long `subscribe_atom, manager_actor` waits for the manager's snapshot.
+  std::chrono::milliseconds subscribe_timeout{30'000};
 
   /// 0 .. partition_count - 1.
   static std::vector<int> all_partitions();
@@ -145,13 +154,14 @@ struct supervisor_settings {
 
 /// What the supervisor works with. `clock` must outlive the actor.
 struct supervisor_deps {
-  /// The active webhooks at start (the app loads them before spawning).
+  /// Webhooks known at start. The app leaves it empty: the supervisor's subscription to the
+  /// manager (`subscribe_atom, manager_actor`) fills it from the manager's shared snapshot.
   std::vector<webhook> webhooks;
   http_client_actor http;
   store_writer_actor writer;
   loader_actor loader;
   dlq_actor dlq;          ///< may be invalid; the supervisor registers as its replay target
-  manager_actor manager;  ///< may be invalid; if set the supervisor subscribes to it
+  manager_actor manager;  ///< may be invalid; endpoints disable failing webhooks through it
   const clock_source* clock = nullptr;
   std::shared_ptr<spdlog::logger> log;  ///< may be null
   supervisor_settings settings;

@@ -102,6 +102,64 @@ TEST_CASE("supervisor recovery starts actors for active webhooks with pending de
   CHECK(st.restarts == 0);
 }
 
+TEST_CASE("supervisor takes its webhooks from the manager's snapshot", "[unit]") {
+  engine_rig rig;
+  auto a = add_test_webhook(rig.db.store(), "wh_snap_a");
+  auto b = add_test_webhook(rig.db.store(), "wh_snap_b");
+  auto paused = add_test_webhook(rig.db.store(), "wh_snap_paused");
+  paused.status = "paused";
+  REQUIRE(rig.db.store().update_webhook(paused).ok());
+  auto jb = add_test_events(rig.db.store(), {b}, 2, "snapb");  // pending before the start
+  manager_deps m;
+  m.store = rig.db.get();
+  m.clock = &rig.clock;
+  manager_actor manager = spawn_manager(*rig.sys, m);
+  struct stop_at_exit {
+    manager_actor& handle;
+    ~stop_at_exit() { caf::anon_send_exit(handle, caf::exit_reason::user_shutdown); }
+  } stop_manager{manager};
+
+  supervisor_settings settings;
+  settings.partitions = {};  // recovery on request below, after the subscription
+  rig.start({}, settings);
+  caf::scoped_actor self{*rig.sys};
+  self->request(rig.supervisor, std::chrono::seconds(10), subscribe_atom::value, manager)
+      .receive([](caf::ok_atom) {},
+               [&](caf::error& err) { FAIL("subscribe: " << caf::to_string(err)); });
+  // It knows every webhook of the snapshot and started no actor for them.
+  auto st = rig.state();
+  CHECK(st.webhooks == 2);
+  CHECK(st.live == 0);
+
+  // Deliveries of a snapshot webhook are delivered; a paused one's stay in the store.
+  auto ja = add_test_events(rig.db.store(), {a}, 3, "snapa");
+  auto jp = add_test_events(rig.db.store(), {paused}, 1, "snapp");
+  self->send(rig.supervisor, deliver_atom::value, ja);
+  self->send(rig.supervisor, deliver_atom::value, jp);
+  REQUIRE(
+      wait_until([&] { return all_have_status(rig.db.store(), ja, delivery_status::succeeded); }));
+  // Recovery starts the actor of the webhook whose deliveries were pending before.
+  uint64_t started = 0;
+  self->request(rig.supervisor, std::chrono::seconds(10), recover_atom::value,
+                supervisor_settings::all_partitions())
+      .receive([&](uint64_t n) { started = n; },
+               [&](caf::error& err) { FAIL("recover: " << caf::to_string(err)); });
+  CHECK(started == 1);
+  REQUIRE(
+      wait_until([&] { return all_have_status(rig.db.store(), jb, delivery_status::succeeded); }));
+  CHECK(all_have_status(rig.db.store(), jp, delivery_status::pending));
+
+  // The manager's changes reach it: a paused webhook made active gets an actor, which loads.
+  webhook_patch patch{paused.client_id, paused.id, {}, {"status"}};
+  patch.values.status = "active";
+  self->request(manager, std::chrono::seconds(10), caf::update_atom::value, patch)
+      .receive([](const webhook&) {},
+               [&](caf::error& err) { FAIL("update: " << caf::to_string(err)); });
+  REQUIRE(
+      wait_until([&] { return all_have_status(rig.db.store(), jp, delivery_status::succeeded); }));
+  CHECK(rig.state().webhooks == 3);
+}
+
 TEST_CASE("supervisor recovers at start by itself", "[unit]") {
   engine_rig rig;
   auto a = add_test_webhook(rig.db.store(), "wh_self");

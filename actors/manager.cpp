@@ -75,6 +75,9 @@ struct manager_state {
   manager_settings settings;
   std::unique_ptr<id_generator> ids;
   std::vector<caf::actor> subscribers;
+  // The last subscription snapshot, shared with every subscriber that got it; dropped at the
+  // first webhook write after it, so it never answers a subscription with a stale row.
+  std::shared_ptr<const std::vector<shared_webhook>> snapshot;
 
   static const char* name;
 };
@@ -123,6 +126,7 @@ void publish_change(manager_pointer self, caf::typed_response_promise<T> rp, T x
 
 // Writes `w` (already changed) and publishes it; the reply goes to the current request.
 caf::result<webhook> store_and_publish(manager_pointer self, webhook w) {
+  self->state.snapshot.reset();
   auto written = self->state.store->update_webhook(w);
   if (!written) return from_store(written.err());
   auto rp = self->make_response_promise<webhook>();
@@ -178,6 +182,14 @@ caf::expected<std::string> random_token(const char* prefix, std::size_t bytes) {
   return std::string(prefix) + hex_encode(random.value());
 }
 
+// `rows` as shared immutable rows (their strings move, nothing is copied).
+std::shared_ptr<const std::vector<shared_webhook>> share_rows(std::vector<webhook> rows) {
+  auto out = std::make_shared<std::vector<shared_webhook>>();
+  out->reserve(rows.size());
+  for (auto& row : rows) out->push_back(std::make_shared<const webhook>(std::move(row)));
+  return out;
+}
+
 bool valid_status(const std::string& status) {
   return status == "active" || status == "paused" || status == "disabled";
 }
@@ -211,6 +223,7 @@ manager_actor::behavior_type manager_behavior(manager_pointer self, manager_deps
         w.status = "active";
         w.disabled_reason.clear();
         w.created_at = w.updated_at = self->state.clock->now_ms();
+        self->state.snapshot.reset();
         auto inserted = store->insert_webhook(w);
         if (!inserted) return from_store(inserted.err());
         auto rp = self->make_response_promise<webhook>();
@@ -243,6 +256,7 @@ manager_actor::behavior_type manager_behavior(manager_pointer self, manager_deps
       },
       [self, store](caf::delete_atom, const std::string& client_id,
                     const std::string& id) -> caf::result<int64_t> {
+        self->state.snapshot.reset();
         auto deleted = store->delete_webhook(client_id, id);
         if (!deleted) return from_store(deleted.err());
         auto rp = self->make_response_promise<int64_t>();
@@ -363,15 +377,19 @@ manager_actor::behavior_type manager_behavior(manager_pointer self, manager_deps
       },
 
       // --- subscribers ---
-      [self, store](subscribe_atom, caf::actor subscriber) -> caf::result<std::vector<webhook>> {
-        auto snapshot = store->load_webhooks();
-        if (!snapshot) return from_store(snapshot.err());
-        auto& subs = self->state.subscribers;
+      [self, store](subscribe_atom, caf::actor subscriber) -> caf::result<webhook_snapshot> {
+        auto& st = self->state;
+        if (!st.snapshot) {
+          auto loaded = store->load_webhooks();
+          if (!loaded) return from_store(loaded.err());
+          st.snapshot = share_rows(std::move(loaded.value()));
+        }
+        auto& subs = st.subscribers;
         if (std::find(subs.begin(), subs.end(), subscriber) == subs.end()) {
           self->monitor(subscriber);
           subs.push_back(std::move(subscriber));
         }
-        return std::move(snapshot.value());
+        return webhook_snapshot{st.snapshot};
       },
   };
 }

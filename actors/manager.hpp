@@ -109,8 +109,11 @@ typename Inspector::result_type inspect(Inspector& f, source_patch& x) {
 /// ok_atom.
 ///
 /// Subscribers: `subscribe_atom, actor` registers `actor` (until it terminates) and replies with
-/// every webhook that is not disabled, as of that moment: from then on, after every write the
-/// manager sends each subscriber a REQUEST describing it, which the subscriber answers with
+/// a webhook_snapshot (actors/messages.hpp) of every webhook that is not disabled, as of that
+/// moment. The snapshot is read from the store once and shared: subscriptions with no webhook
+/// write between them get the same immutable rows (the manager keeps the last snapshot until its
+/// next webhook write), so subscribers hold pointers to one copy. From then on, after every write
+/// the manager sends each subscriber a REQUEST describing it, which the subscriber answers with
 /// `ok_atom` once it has applied the change:
 /// - webhook create, update, rotate, disable: `changed_atom, webhook` (the whole row, secrets
 ///   included); webhook delete: `removed_atom, client_id, webhook_id`;
@@ -135,7 +138,7 @@ using manager_actor = caf::typed_actor<
     caf::replies_to<source_atom, list_atom, page_request>::with<page<source>>,
     caf::replies_to<source_atom, caf::update_atom, source_patch>::with<source>,
     caf::replies_to<source_atom, caf::delete_atom, std::string>::with<caf::ok_atom>,
-    caf::replies_to<subscribe_atom, caf::actor>::with<std::vector<webhook>>>;
+    caf::replies_to<subscribe_atom, caf::actor>::with<webhook_snapshot>>;
 
 /// Tuning of the manager.
 struct manager_settings {

@@ -336,13 +336,13 @@ TEST_CASE("a write is answered only after every subscriber acknowledged it", "[u
     auto existing = ask<webhook>(self, fx.manager, create_atom::value,
                                  sample_webhook("acme", "https://a.example/old"));
     REQUIRE(existing);
-    auto snapshot = ask<std::vector<webhook>>(self, fx.manager, subscribe_atom::value,
-                                              caf::actor_cast<caf::actor>(slow));
+    auto snapshot = ask<webhook_snapshot>(self, fx.manager, subscribe_atom::value,
+                                          caf::actor_cast<caf::actor>(slow));
     REQUIRE(snapshot);
-    REQUIRE(snapshot->size() == 1);
-    CHECK((*snapshot)[0].id == existing->id);
-    CHECK((*snapshot)[0].signing_secret == existing->signing_secret);
-    REQUIRE(ask<std::vector<webhook>>(self, fx.manager, subscribe_atom::value, quick));
+    REQUIRE(snapshot->webhooks->size() == 1);
+    CHECK(snapshot->webhooks->at(0)->id == existing->id);
+    CHECK(snapshot->webhooks->at(0)->signing_secret == existing->signing_secret);
+    REQUIRE(ask<webhook_snapshot>(self, fx.manager, subscribe_atom::value, quick));
 
     // The PATCH: its answer must wait for the gated subscriber's acknowledgement.
     webhook_patch patch{"acme", existing->id, {}, {"callback_url"}};
@@ -382,13 +382,56 @@ TEST_CASE("a write is answered only after every subscriber acknowledged it", "[u
   caf::anon_send_exit(quick, caf::exit_reason::user_shutdown);
 }
 
+TEST_CASE("subscribers share one snapshot until the next webhook write", "[unit][sqlite]") {
+  fixture fx;
+  auto first_seen = std::make_shared<journal>();
+  auto first = fx.sys->spawn(test_subscriber, first_seen, false);
+  auto second_seen = std::make_shared<journal>();
+  auto second = fx.sys->spawn(test_subscriber, second_seen, false);
+  auto third_seen = std::make_shared<journal>();
+  auto third = fx.sys->spawn(test_subscriber, third_seen, false);
+  {
+    caf::scoped_actor self{*fx.sys, true};
+    auto kept = ask<webhook>(self, fx.manager, create_atom::value,
+                             sample_webhook("acme", "https://a.example/kept"));
+    REQUIRE(kept);
+    auto disabled_later = ask<webhook>(self, fx.manager, create_atom::value,
+                                       sample_webhook("acme", "https://a.example/disabled-later"));
+    REQUIRE(disabled_later);
+    auto a = ask<webhook_snapshot>(self, fx.manager, subscribe_atom::value, first);
+    auto b = ask<webhook_snapshot>(self, fx.manager, subscribe_atom::value, second);
+    REQUIRE(a);
+    REQUIRE(b);
+    REQUIRE(a->webhooks);
+    // No write in between: one read, the same rows (not copies) for both.
+    CHECK(a->webhooks == b->webhooks);
+    REQUIRE(a->webhooks->size() == 2);
+
+    // A webhook write makes the next subscription read the store again.
+    REQUIRE(ask<webhook>(self, fx.manager, disable_atom::value, std::string("acme"),
+                         disabled_later->id, std::string("test")));
+    auto c = ask<webhook_snapshot>(self, fx.manager, subscribe_atom::value, third);
+    REQUIRE(c);
+    CHECK(c->webhooks != a->webhooks);
+    REQUIRE(c->webhooks->size() == 1);
+    CHECK(c->webhooks->at(0)->id == kept->id);
+    // The earlier snapshot is immutable: its holders still see what they were given.
+    CHECK(a->webhooks->size() == 2);
+    // The subscribers that took the older snapshot heard of the write.
+    CHECK(first_seen->wait_for_size(1, 10s));
+    CHECK(second_seen->wait_for_size(1, 10s));
+  }
+  for (auto& sub : {first, second, third})
+    caf::anon_send_exit(sub, caf::exit_reason::user_shutdown);
+}
+
 TEST_CASE("changes reach subscribers in the order they were made", "[unit][sqlite]") {
   fixture fx;
   auto seen = std::make_shared<journal>();
   auto sub = fx.sys->spawn(test_subscriber, seen, false);
   {
     caf::scoped_actor self{*fx.sys, true};
-    REQUIRE(ask<std::vector<webhook>>(self, fx.manager, subscribe_atom::value, sub));
+    REQUIRE(ask<webhook_snapshot>(self, fx.manager, subscribe_atom::value, sub));
     auto created = ask<webhook>(self, fx.manager, create_atom::value,
                                 sample_webhook("acme", "https://a.example/0"));
     REQUIRE(created);
@@ -423,7 +466,7 @@ TEST_CASE("a silent subscriber delays a write only until the deadline", "[unit][
   auto silent = fx.sys->spawn(silent_subscriber, seen);
   {
     caf::scoped_actor self{*fx.sys, true};
-    REQUIRE(ask<std::vector<webhook>>(self, fx.manager, subscribe_atom::value, silent));
+    REQUIRE(ask<webhook_snapshot>(self, fx.manager, subscribe_atom::value, silent));
     auto start = std::chrono::steady_clock::now();
     auto created = ask<webhook>(self, fx.manager, create_atom::value,
                                 sample_webhook("acme", "https://a.example/x"));
@@ -440,7 +483,7 @@ TEST_CASE("a subscriber that terminated is dropped and never waited for", "[unit
   auto seen = std::make_shared<journal>();
   auto sub = fx.sys->spawn(test_subscriber, seen, false);
   caf::scoped_actor self{*fx.sys, true};
-  REQUIRE(ask<std::vector<webhook>>(self, fx.manager, subscribe_atom::value, sub));
+  REQUIRE(ask<webhook_snapshot>(self, fx.manager, subscribe_atom::value, sub));
   auto created = ask<webhook>(self, fx.manager, create_atom::value,
                               sample_webhook("acme", "https://a.example/x"));
   REQUIRE(created);
@@ -463,7 +506,7 @@ TEST_CASE("manager keeps the event-type catalogue and sources", "[unit][sqlite]"
   auto seen = std::make_shared<journal>();
   auto sub = fx.sys->spawn(test_subscriber, seen, false);
   caf::scoped_actor self{*fx.sys, true};
-  REQUIRE(ask<std::vector<webhook>>(self, fx.manager, subscribe_atom::value, sub));
+  REQUIRE(ask<webhook_snapshot>(self, fx.manager, subscribe_atom::value, sub));
 
   event_type paid{"invoice.paid", "an invoice was paid", "", 0};
   auto created =

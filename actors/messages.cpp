@@ -17,6 +17,9 @@ namespace webhookd {
 void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<webhook>("webhook");
   cfg.add_message_type<std::vector<webhook>>("std::vector<webhook>");
+  // webhook_snapshot is local only: it is announced with CAF_ALLOW_UNSAFE_MESSAGE_TYPE
+  // (messages.hpp) and can't be added here, which would make CAF serialise it (and a vector of
+  // it) for remote nodes.
   cfg.add_message_type<event_type>("event_type");
   cfg.add_message_type<source>("source");
   cfg.add_message_type<event>("event");

@@ -2,6 +2,9 @@
 
 #include <caf/all.hpp>
 
+#include <memory>
+#include <vector>
+
 #include "core/model.hpp"
 
 /// The types that travel between webhookd's actors: CAF inspectors for the domain model and the
@@ -92,7 +95,21 @@ typename Inspector::result_type inspect(Inspector& f, delivery_job& x) {
   return f(caf::meta::type_name("delivery_job"), x.row, x.body, x.priority);
 }
 
+/// A webhook row that nobody changes once it is made: whoever holds one shares it (the manager's
+/// snapshot, the endpoint supervisor, an endpoint actor). A change makes a new row.
+using shared_webhook = std::shared_ptr<const webhook>;
+
+/// Every webhook that is not disabled, as the manager read it at one moment (its subscription
+/// answer). One immutable list shared by every subscriber that gets it: the router indexes it,
+/// the endpoint supervisor keeps its rows. Never null when the manager sends it. Local only: it
+/// carries pointers, so it can't cross nodes (it is announced as an unsafe message type).
+struct webhook_snapshot {
+  std::shared_ptr<const std::vector<shared_webhook>> webhooks;
+};
+
 /// Registers every custom message type with CAF (needed for messages that cross nodes).
 void register_message_types(caf::actor_system_config& cfg);
 
 }  // namespace webhookd
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(webhookd::webhook_snapshot)

@@ -54,6 +54,12 @@ class routing_table {
     for (const auto& w : webhooks) put_webhook(w);
   }
 
+  void reset_webhooks(const std::vector<shared_webhook>& webhooks) {
+    clients_.clear();
+    by_id_.clear();
+    for (const auto& w : webhooks) put_webhook(*w);
+  }
+
   // Inserts or replaces `w`; a webhook that is not active is removed.
   void put_webhook(const webhook& w) {
     remove_webhook(w.id);
@@ -264,10 +270,11 @@ router_actor::behavior_type router_behavior(router_actor::stateful_pointer<route
         self->request(manager, self->state.subscribe_timeout, subscribe_atom::value,
                       caf::actor_cast<caf::actor>(self))
             .then(
-                [self, rp](const std::vector<webhook>& snapshot) mutable {
+                [self, rp](const webhook_snapshot& snapshot) mutable {
                   // Changes the manager makes from now on arrive after this reply (one sender,
-                  // FIFO), so the snapshot plus those changes is the complete picture.
-                  self->state.table->reset_webhooks(snapshot);
+                  // FIFO), so the snapshot plus those changes is the complete picture. The index
+                  // copies what it needs; the shared rows stay with the manager and supervisor.
+                  self->state.table->reset_webhooks(*snapshot.webhooks);
                   rp.deliver(caf::ok_atom::value);
                 },
                 [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });

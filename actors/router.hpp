@@ -18,7 +18,8 @@
 /// event type, `prefix.*` pattern and `*`, each with its trigger filter compiled once) and the
 /// source registry (api_key -> source). It turns accepted events into the delivery rows and jobs
 /// the ingest actor commits, and is kept current by the manager's change notifications.
-/// Event-based: it never touches the store; its initial contents are loaded by the caller.
+/// Event-based: it never touches the store; its sources are loaded by the caller, its webhooks
+/// come from the manager's subscription snapshot.
 namespace webhookd {
 
 /// One event with its deliveries, as the router made them: one job per matching active webhook,
@@ -63,8 +64,8 @@ typename Inspector::result_type inspect(Inspector& f, router_stats& x) {
 /// - `changed_atom, source` -> ok_atom once the registry holds it (under its current api key
 ///   only); `removed_atom, source_atom, source_id` -> ok_atom once it is gone.
 /// - `subscribe_atom, manager` -> ok_atom after the router subscribed to `manager` (an untyped
-///   handle to the manager actor) and replaced its index with the manager's snapshot; an error
-///   when the manager did not answer.
+///   handle to the manager actor) and replaced its index with the manager's webhook_snapshot (it
+///   keeps only what routing needs, not the rows); an error when the manager did not answer.
 /// - `state_atom` -> router_stats.
 using router_actor = caf::typed_actor<
     caf::replies_to<route_atom, std::vector<event>>::with<std::vector<routed_event>>,
@@ -80,8 +81,10 @@ using router_actor = caf::typed_actor<
 struct router_deps {
   const clock_source* clock = nullptr;
   std::shared_ptr<spdlog::logger> log;  ///< may be null
-  std::vector<webhook> webhooks;        ///< initial index (e.g. store.load_webhooks())
-  std::vector<source> sources;          ///< initial registry (every source of the store)
+  /// Initial index. The app leaves it empty: the router's subscription to the manager fills the
+  /// index from the manager's snapshot (so the webhooks are read once at start, not per reader).
+  std::vector<webhook> webhooks;
+  std::vector<source> sources;  ///< initial registry (every source of the store)
   /// Where the router keeps the source registry, shared with whoever authenticates requests
   /// (the ingestion routes read it directly); the router creates its own when null.
   std::shared_ptr<source_directory> directory;

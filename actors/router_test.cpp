@@ -288,9 +288,11 @@ caf::behavior fake_manager(caf::stateful_actor<fake_manager_state>* self,
                            std::vector<webhook> snapshot) {
   self->state.snapshot = std::move(snapshot);
   return {
-      [self](subscribe_atom, caf::actor subscriber) -> std::vector<webhook> {
+      [self](subscribe_atom, caf::actor subscriber) -> webhook_snapshot {
         self->state.subscriber = std::move(subscriber);
-        return self->state.snapshot;
+        auto rows = std::make_shared<std::vector<shared_webhook>>();
+        for (const auto& w : self->state.snapshot) rows->push_back(std::make_shared<webhook>(w));
+        return webhook_snapshot{std::move(rows)};
       },
       [self](caf::get_atom) -> caf::actor { return self->state.subscriber; },
   };

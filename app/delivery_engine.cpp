@@ -21,11 +21,6 @@ delivery_engine_start delivery_engine::start_blocking(
     manager_actor manager, const ssrf_policy& policy, std::shared_ptr<spdlog::logger> log,
     delivery_engine_settings settings) {
   delivery_engine_start out;
-  auto webhooks = store.load_webhooks();
-  if (!webhooks) {
-    out.error = "cannot load the webhooks: " + webhooks.err().message;
-    return out;
-  }
   std::unique_ptr<delivery_engine> engine(new delivery_engine(system, log));
   engine->drain_timeout_ = settings.supervisor.drain_timeout;
 
@@ -43,12 +38,21 @@ delivery_engine_start delivery_engine::start_blocking(
   engine->dlq_ = spawn_dlq(system, dlq_deps{engine->loader_, &clock, log, settings.dlq});
 
   supervisor_deps sup;
-  sup.webhooks = std::move(webhooks.value());
+  if (!manager) {
+    // With a manager the supervisor's webhooks come from its subscription snapshot (shared
+    // with the router): loading them here too would hold a second copy of every row at start.
+    auto webhooks = store.load_webhooks();
+    if (!webhooks) {
+      out.error = "cannot load the webhooks: " + webhooks.err().message;
+      return out;
+    }
+    sup.webhooks = std::move(webhooks.value());
+  }
   sup.http = engine->http_;
   sup.writer = engine->writer_;
   sup.loader = engine->loader_;
   sup.dlq = engine->dlq_;
-  sup.manager = std::move(manager);
+  sup.manager = manager;
   sup.clock = &clock;
   sup.log = log;
   sup.settings = std::move(settings.supervisor);
@@ -57,13 +61,26 @@ delivery_engine_start delivery_engine::start_blocking(
   sup.seed = std::random_device{}();
   if (settings.metrics) sup.metrics = delivery_metrics::create(*settings.metrics);
   if (log)
-    log->info("delivery engine: {} active webhooks, {} partitions to recover", sup.webhooks.size(),
-              engine->recovery_partitions_.size());
+    log->info("delivery engine: {} partitions to recover", engine->recovery_partitions_.size());
+  auto subscribe_timeout = sup.settings.subscribe_timeout;
   engine->supervisor_ = spawn_endpoint_supervisor(system, std::move(sup));
   engine->tracker_ =
       spawn_tracker(system, tracker_deps{&store, &clock,
                                          caf::actor_cast<replay_target_actor>(engine->supervisor_),
                                          log, settings.tracker_workers});
+  if (manager) {
+    // Before anything reaches the supervisor: it must know the webhooks when ingestion hands it
+    // deliveries and when recovery starts.
+    caf::scoped_actor self{system, true};
+    self->request(engine->supervisor_, subscribe_timeout + std::chrono::seconds(1),
+                  subscribe_atom::value, manager)
+        .receive([](caf::ok_atom) {},
+                 [&](caf::error& err) {
+                   out.error = "the endpoint supervisor could not subscribe to the manager: " +
+                               system.render(err);
+                 });
+    if (!out.error.empty()) return out;  // the engine's destructor stops its actors
+  }
   out.value = std::move(engine);
   return out;
 }

@@ -49,8 +49,9 @@ struct delivery_engine_start {
 /// The running delivery engine.
 class delivery_engine {
  public:
-  /// Loads the active webhooks from `store` (blocking), spawns the actors and lets the
-  /// supervisor subscribe to `manager`. The pending deliveries of settings.supervisor.partitions
+  /// Spawns the actors and subscribes the supervisor to `manager` (blocking until it holds the
+  /// manager's webhook snapshot; without a manager it loads the webhooks from `store`). The
+  /// pending deliveries of settings.supervisor.partitions
   /// are recovered once start_recovery() is called, so the server can listen first.
   /// `system`, `store` and `clock` must outlive this object.
   static delivery_engine_start start_blocking(caf::actor_system& system,

@@ -76,10 +76,17 @@ ingestion_start ingestion::start_blocking(caf::actor_system& system, storage::bl
                                           std::shared_ptr<spdlog::logger> log,
                                           ingestion_settings settings) {
   ingestion_start out;
-  auto webhooks = store.load_webhooks();
-  if (!webhooks) {
-    out.error = "cannot load the webhooks: " + webhooks.err().message;
-    return out;
+  router_deps router_setup;
+  if (!manager) {
+    // With a manager the router's index comes from its subscription snapshot, which the
+    // manager shares with the endpoint supervisor: reading the webhooks here too would hold a
+    // second copy of every row at start.
+    auto webhooks = store.load_webhooks();
+    if (!webhooks) {
+      out.error = "cannot load the webhooks: " + webhooks.err().message;
+      return out;
+    }
+    router_setup.webhooks = std::move(webhooks.value());
   }
   auto sources = load_sources_blocking(store);
   if (!sources) {
@@ -87,10 +94,8 @@ ingestion_start ingestion::start_blocking(caf::actor_system& system, storage::bl
     return out;
   }
   auto directory = std::make_shared<source_directory>();
-  router_deps router_setup;
   router_setup.clock = &clock;
   router_setup.log = log;
-  router_setup.webhooks = std::move(webhooks.value());
   router_setup.sources = std::move(sources.value());
   router_setup.directory = directory;
   router_actor router = spawn_router(system, std::move(router_setup));

@@ -68,10 +68,12 @@ struct ingestion_start {
 /// The running ingestion path: router, committer, ingest actor, backend and routes.
 class ingestion {
  public:
-  /// Loads every webhook and source from `store` (blocking), spawns the router with them, the
-  /// committer (detached) and the ingest actor, and subscribes the router to `manager` (webhook
-  /// and source changes; the subscription's snapshot replaces the initial webhooks, so nothing
-  /// written in between is missed). `system`, `store` and `clock` must outlive this object.
+  /// Loads every source from `store` (blocking), spawns the router with them, the committer
+  /// (detached) and the ingest actor, and subscribes the router to `manager` (webhook and source
+  /// changes): the subscription's snapshot, shared with the other subscribers, fills the router's
+  /// index, and changes follow it, so nothing written in between is missed. Without a manager
+  /// the webhooks are loaded from `store` instead. `system`, `store` and `clock` must outlive
+  /// this object.
   static ingestion_start start_blocking(caf::actor_system& system, storage::blocking_store& store,
                                         const clock_source& clock, const caf::actor& manager,
                                         std::shared_ptr<spdlog::logger> log,
