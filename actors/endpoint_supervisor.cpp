@@ -398,6 +398,10 @@ endpoint_supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer 
                 [self, rp](const webhook_snapshot& snapshot) mutable {
                   // The manager's changes from now on arrive after this reply (one sender, FIFO).
                   apply_snapshot(self, *snapshot.webhooks);
+                  if (self->state.deps.log)
+                    self->state.deps.log->info(
+                        "endpoint supervisor: subscribed to the manager, {} webhooks",
+                        snapshot.webhooks->size());
                   rp.deliver(caf::ok_atom::value);
                 },
                 [self, rp](caf::error& err) mutable {
