@@ -42,22 +42,26 @@ struct client_index {
   bool empty() const { return exact.empty() && prefixes.empty() && all.empty(); }
 };
 
+const webhook& row_of(const webhook& w) {
+  return w;
+}
+
+const webhook& row_of(const shared_webhook& w) {
+  return *w;
+}
+
 // The subscription index. Not thread-safe: owned by the router actor.
 class routing_table {
  public:
   explicit routing_table(std::shared_ptr<spdlog::logger> log) : log_(std::move(log)) {}
 
-  // Replaces every webhook with `webhooks` (the non-active ones are left out).
-  void reset_webhooks(const std::vector<webhook>& webhooks) {
+  // Replaces every webhook with `webhooks`, rows or shared rows (the non-active ones are left
+  // out).
+  template <class Rows>
+  void reset_webhooks(const Rows& webhooks) {
     clients_.clear();
     by_id_.clear();
-    for (const auto& w : webhooks) put_webhook(w);
-  }
-
-  void reset_webhooks(const std::vector<shared_webhook>& webhooks) {
-    clients_.clear();
-    by_id_.clear();
-    for (const auto& w : webhooks) put_webhook(*w);
+    for (const auto& w : webhooks) put_webhook(row_of(w));
   }
 
   // Inserts or replaces `w`; a webhook that is not active is removed.
