@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <cctype>
@@ -113,10 +114,15 @@ class test_server {
   }
 
   std::size_t count(const std::string& path) const {
-    std::size_t n = 0;
-    for (const auto& r : seen())
-      if (r.path == path) ++n;
-    return n;
+    std::lock_guard<std::mutex> guard{mutex_};
+    return count_locked(path);
+  }
+
+  // Waits (10 s at most) until `n` requests to `path` have reached a handler; a transfer the
+  // client counts as running may not have been read by the server yet.
+  bool wait_for_count(const std::string& path, std::size_t n) {
+    std::unique_lock<std::mutex> lock{mutex_};
+    return seen_cv_.wait_for(lock, 10s, [&] { return count_locked(path) >= n; });
   }
 
  private:
@@ -127,14 +133,23 @@ class test_server {
     r.body = req.body;
     r.remote_port = req.remote_port;
     for (const auto& [name, value] : req.headers) r.headers.emplace(name, value);
-    std::lock_guard<std::mutex> guard{mutex_};
-    seen_.push_back(std::move(r));
+    {
+      std::lock_guard<std::mutex> guard{mutex_};
+      seen_.push_back(std::move(r));
+    }
+    seen_cv_.notify_all();
+  }
+
+  std::size_t count_locked(const std::string& path) const {
+    return static_cast<std::size_t>(std::count_if(
+        seen_.begin(), seen_.end(), [&](const seen_request& r) { return r.path == path; }));
   }
 
   httplib::Server server_;
   std::thread thread_;
   int port_ = 0;
   mutable std::mutex mutex_;
+  std::condition_variable seen_cv_;
   std::condition_variable released_cv_;
   bool released_ = false;
   std::vector<seen_request> seen_;
@@ -631,6 +646,7 @@ TEST_CASE("http_client: a hanging host can't take the slots of a healthy one", "
   // Two run on the host's two connections; the other four wait for them, holding no slot.
   REQUIRE(env.wait_for_stats(
       [](const http_client_stats& s) { return s.running == 2 && s.queued == 4; }));
+  REQUIRE(hanging.wait_for_count("/slow", 2));
   self->request(env.client(), 60s, post(healthy.url("/echo")))
       .receive([](http_response& r) { CHECK(r.status_code == 204); },
                [&](caf::error& err) { FAIL_CHECK(env.sys().render(err)); });
