@@ -187,24 +187,41 @@ std::optional<std::string> hex_decode(std::string_view text) {
   return out;
 }
 
+namespace {
+
+// One HMAC-SHA256 context per thread, set up once: fetching the algorithm and the digest by
+// name costs more than the MAC of a small message. EVP_MAC_init with a new key and no
+// parameters starts a fresh MAC with the same digest.
+EVP_MAC_CTX* thread_hmac_sha256() {
+  thread_local evp_mac_ctx_ptr ctx = [] {
+    evp_mac_ptr mac{EVP_MAC_fetch(nullptr, "HMAC", nullptr)};
+    if (!mac) return evp_mac_ctx_ptr{};
+    evp_mac_ctx_ptr made{EVP_MAC_CTX_new(mac.get())};  // holds its own reference to mac
+    char digest_name[] = "SHA256";
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
+        OSSL_PARAM_construct_end(),
+    };
+    if (made && EVP_MAC_CTX_set_params(made.get(), params) != 1) made.reset();
+    return made;
+  }();
+  return ctx.get();
+}
+
+}  // namespace
+
 crypto_result<std::string> hmac_sha256(std::string_view key, std::string_view data) {
   ERR_clear_error();
-  evp_mac_ptr mac{EVP_MAC_fetch(nullptr, "HMAC", nullptr)};
-  if (!mac) return openssl_failure("EVP_MAC_fetch(HMAC) failed");
-  evp_mac_ctx_ptr ctx{EVP_MAC_CTX_new(mac.get())};
-  if (!ctx) return openssl_failure("EVP_MAC_CTX_new failed");
-  char digest_name[] = "SHA256";
-  OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
-      OSSL_PARAM_construct_end(),
-  };
-  if (EVP_MAC_init(ctx.get(), bytes_of(key), key.size(), params) != 1)
+  EVP_MAC_CTX* ctx = thread_hmac_sha256();
+  if (ctx == nullptr) return openssl_failure("setting up HMAC-SHA256 failed");
+  // Never a null key (bytes_of), which EVP_MAC_init would take as "the previous key".
+  if (EVP_MAC_init(ctx, bytes_of(key), key.size(), nullptr) != 1)
     return openssl_failure("EVP_MAC_init(HMAC-SHA256) failed");
-  if (EVP_MAC_update(ctx.get(), bytes_of(data), data.size()) != 1)
+  if (EVP_MAC_update(ctx, bytes_of(data), data.size()) != 1)
     return openssl_failure("EVP_MAC_update failed");
   unsigned char tag[EVP_MAX_MD_SIZE];
   std::size_t tag_size = 0;
-  if (EVP_MAC_final(ctx.get(), tag, &tag_size, sizeof tag) != 1)
+  if (EVP_MAC_final(ctx, tag, &tag_size, sizeof tag) != 1)
     return openssl_failure("EVP_MAC_final failed");
   if (tag_size != sha256_size) {
     return crypto_error{crypto_errc::openssl_failure,

@@ -63,6 +63,18 @@ TEST_CASE("hmac_sha256 accepts an empty key and empty data", "[unit]") {
   CHECK(hex_hmac("", "") == "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
 }
 
+TEST_CASE("hmac_sha256 keeps nothing from one call to the next on a thread", "[unit]") {
+  // The thread's context is reused: a call with an empty key (here a null string_view, which
+  // EVP_MAC_init would take as "keep the previous key") must not MAC with the previous key.
+  CHECK(hex_hmac("key", "data") ==
+        "5031fe3d989c6d1537a013fa6e739da23463fdaec3b70137d828e36ace221bd0");
+  CHECK(hex_encode(*hmac_sha256(std::string_view{}, "")) ==
+        "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
+  CHECK(hex_hmac("key", "data") ==
+        "5031fe3d989c6d1537a013fa6e739da23463fdaec3b70137d828e36ace221bd0");
+  CHECK(hex_hmac("other key", "data") != hex_hmac("key", "data"));
+}
+
 TEST_CASE("sha256 matches the FIPS 180-2 examples", "[unit]") {
   auto empty = sha256("");
   REQUIRE(empty.ok());
