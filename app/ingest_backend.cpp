@@ -24,13 +24,33 @@ http::source_lookup_result actor_ingest_backend::find_source(const std::string& 
   return out;
 }
 
+actor_ingest_backend::waiter actor_ingest_backend::take_waiter() {
+  {
+    std::lock_guard<std::mutex> guard{waiters_mutex_};
+    if (!waiters_.empty()) {
+      waiter w = std::move(waiters_.back());
+      waiters_.pop_back();
+      return w;
+    }
+  }
+  return std::make_unique<caf::scoped_actor>(system_, true);
+}
+
+void actor_ingest_backend::keep_waiter(waiter w) {
+  std::lock_guard<std::mutex> guard{waiters_mutex_};
+  waiters_.push_back(std::move(w));
+}
+
 http::submit_result actor_ingest_backend::submit(std::vector<event> events) {
   http::submit_result out;
   out.status = http::submit_result::kind::unavailable;
-  caf::scoped_actor self{system_, true};
+  waiter w = take_waiter();
+  caf::scoped_actor& self = *w;
+  bool answered = true;
   // The deadline is this thread's own wait for the answer (a timed wait on the scoped actor's
   // mailbox), not a CAF request timeout, which would put a timer on CAF's clock thread for
-  // every request. An answer after the deadline goes to the scoped actor, gone by then.
+  // every request. An answer after the deadline would land in this scoped actor's mailbox, so
+  // it is not kept then.
   auto answer = self->request(ingest_, caf::infinite, ingest_atom::value, std::move(events));
   caf::blocking_actor::accept_one_cond one_answer;
   self->varargs_receive(
@@ -52,9 +72,11 @@ http::submit_result actor_ingest_backend::submit(std::vector<event> events) {
       },
       caf::after(deadlines_.submit) >>
           [&] {
+            answered = false;
             out.message = "the events were not committed within " +
                           std::to_string(deadlines_.submit.count()) + " ms";
           });
+  if (answered) keep_waiter(std::move(w));
   return out;
 }
 

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -26,7 +27,9 @@ struct ingest_deadlines {
 
 /// http::ingest_backend on top of the router's source directory (source lookups, read on the
 /// calling thread) and the ingest actor (submissions: one request with a deadline from a hidden
-/// scoped actor of the calling thread; a CAF error or a passed deadline becomes `unavailable`).
+/// scoped actor; a CAF error or a passed deadline becomes `unavailable`). The scoped actors are
+/// kept for the next submissions: making one per request costs an actor and, when it goes, a
+/// message to CAF's clock thread.
 class actor_ingest_backend final : public http::ingest_backend {
  public:
   /// `system` must outlive this object; `sources` is the directory the router keeps current.
@@ -37,10 +40,19 @@ class actor_ingest_backend final : public http::ingest_backend {
   http::submit_result submit(std::vector<event> events) override;
 
  private:
+  using waiter = std::unique_ptr<caf::scoped_actor>;
+
+  /// A scoped actor with an empty mailbox: a kept one, or a new one.
+  waiter take_waiter();
+  /// Keeps a waiter whose every request was answered (nothing can arrive later).
+  void keep_waiter(waiter w);
+
   caf::actor_system& system_;
   std::shared_ptr<const source_directory> sources_;
   ingest_actor ingest_;
   ingest_deadlines deadlines_;
+  std::mutex waiters_mutex_;
+  std::vector<waiter> waiters_;  // guarded by waiters_mutex_
 };
 
 /// Every source of the store, read page by page. Blocking: call at start, before the actors
