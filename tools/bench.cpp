@@ -580,6 +580,7 @@ json scenario_max_rate(const options& o, server& srv, sink& receiver, const flee
   int64_t base = receiver.total();
   double server_cpu_start = process_cpu_seconds(srv.pid());
   double sink_cpu_start = process_cpu_seconds(receiver.pid());
+  double loadgen_cpu_start = process_cpu_seconds(::getpid());
   auto start = steady::now();
   auto load = run_load(s, plan);
   auto ingest_end = steady::now();
@@ -595,6 +596,14 @@ json scenario_max_rate(const options& o, server& srv, sink& receiver, const flee
   };
   double server_cpu_s = process_cpu_seconds(srv.pid()) - server_cpu_start;
   double sink_cpu_s = process_cpu_seconds(receiver.pid()) - sink_cpu_start;
+  double loadgen_cpu_s = process_cpu_seconds(::getpid()) - loadgen_cpu_start;
+  // The rate a CPU cost per delivery allows on this machine's cores: webhookd's alone (as if
+  // the sink and the load generator ran elsewhere), and the three processes' together.
+  double cores = static_cast<double>(std::max(1u, std::thread::hardware_concurrency()));
+  auto cpu_bound = [&](double cpu_s) {
+    double per_event_us = cpu_us_per_delivery(cpu_s) * fanout;
+    return per_event_us > 0 ? cores * 1e6 / per_event_us : 0.0;
+  };
   json out{{"fanout", fanout},
            {"mode", batch ? "batch100" : "single"},
            {"connections", s.connections},
@@ -613,7 +622,11 @@ json scenario_max_rate(const options& o, server& srv, sink& receiver, const flee
            {"e2e_window_s", e2e_s},
            {"server_cpu_s", server_cpu_s},
            {"server_cpu_us_per_delivery", cpu_us_per_delivery(server_cpu_s)},
-           {"sink_cpu_us_per_delivery", cpu_us_per_delivery(sink_cpu_s)}};
+           {"sink_cpu_us_per_delivery", cpu_us_per_delivery(sink_cpu_s)},
+           {"loadgen_cpu_us_per_delivery", cpu_us_per_delivery(loadgen_cpu_s)},
+           {"server_cpu_bound_events_per_s", cpu_bound(server_cpu_s)},
+           {"machine_cpu_bound_events_per_s",
+            cpu_bound(server_cpu_s + sink_cpu_s + loadgen_cpu_s)}};
   return out;
 }
 
@@ -1030,14 +1043,23 @@ json targets(const json& stores) {
     if (r.contains("max_rate")) {
       double best = 0;
       double ratio = 0;
+      double server_bound = 0;
+      double machine_bound = 0;
       for (const auto& row : r["max_rate"]) {
         if (row.value("mode", "") == "batch100" && row.value("e2e_events_per_s", 0.0) > best) {
           best = row.value("e2e_events_per_s", 0.0);
           ratio = row.value("ratio_to_serial_bound", 0.0);
+          server_bound = row.value("server_cpu_bound_events_per_s", 0.0);
+          machine_bound = row.value("machine_cpu_bound_events_per_s", 0.0);
         }
       }
-      t["e2e_batch_events_per_s"] = {
-          {"target", ">= 12000"}, {"measured", best}, {"met", best >= 12000}};
+      // The CPU bounds say what the run could have shown: webhookd's share of the cores, and
+      // what webhookd, the sink and the load generator allow together on this machine.
+      t["e2e_batch_events_per_s"] = {{"target", ">= 12000"},
+                                     {"measured", best},
+                                     {"met", best >= 12000},
+                                     {"server_cpu_bound", server_bound},
+                                     {"machine_cpu_bound", machine_bound}};
       t["ratio_to_serial_bound"] = {
           {"target", ">= 0.70"}, {"measured", ratio}, {"met", ratio >= 0.7}};
     }
@@ -1090,17 +1112,21 @@ void print_table(const json& report) {
     out << "\n" << backend << "\n";
     if (r.contains("max_rate")) {
       out << "  (a) max rate     fan-out mode      ingest ev/s  e2e ev/s  serial bound  ratio  "
-             "complete  cpu us/delivery\n";
+             "complete  cpu us/delivery: webhookd  sink  load  webhookd cpu-bound ev/s\n";
       for (const auto& row : r["max_rate"]) {
-        char line[200];
+        char line[240];
         std::snprintf(line, sizeof line,
-                      "                   %7d %-9s %11.0f %9.0f %13.0f %6.2f  %-8s  %.0f\n",
+                      "                   %7d %-9s %11.0f %9.0f %13.0f %6.2f  %-8s  %25.0f %5.0f %5.0f "
+                      "%24.0f\n",
                       row.value("fanout", 0), row.value("mode", "").c_str(),
                       row.value("ingest_events_per_s", 0.0), row.value("e2e_events_per_s", 0.0),
                       row.value("serial_bound_events_per_s", 0.0),
                       row.value("ratio_to_serial_bound", 0.0),
                       row.value("complete", false) ? "yes" : "NO",
-                      row.value("server_cpu_us_per_delivery", 0.0));
+                      row.value("server_cpu_us_per_delivery", 0.0),
+                      row.value("sink_cpu_us_per_delivery", 0.0),
+                      row.value("loadgen_cpu_us_per_delivery", 0.0),
+                      row.value("server_cpu_bound_events_per_s", 0.0));
         out << line;
       }
     }
