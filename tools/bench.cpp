@@ -604,29 +604,29 @@ json scenario_max_rate(const options& o, server& srv, sink& receiver, const flee
     double per_event_us = cpu_us_per_delivery(cpu_s) * fanout;
     return per_event_us > 0 ? cores * 1e6 / per_event_us : 0.0;
   };
-  json out{{"fanout", fanout},
-           {"mode", batch ? "batch100" : "single"},
-           {"connections", s.connections},
-           {"events_accepted", load.events_ok},
-           {"requests_failed", load.failed},
-           {"first_error", load.first_error},
-           {"ingest_events_per_s", static_cast<double>(load.events_ok) / load.elapsed_s},
-           {"ack_p50_ms", percentile(load.latency_ms, 50)},
-           {"ack_p99_ms", percentile(load.latency_ms, 99)},
-           {"deliveries_expected", expected},
-           {"deliveries_received", delivered},
-           {"complete", done.has_value()},
-           {"drain_after_ingest_s",
-            std::chrono::duration<double>((done ? *done : steady::now()) - ingest_end).count()},
-           {"e2e_events_per_s", static_cast<double>(delivered) / fanout / e2e_s},
-           {"e2e_window_s", e2e_s},
-           {"server_cpu_s", server_cpu_s},
-           {"server_cpu_us_per_delivery", cpu_us_per_delivery(server_cpu_s)},
-           {"sink_cpu_us_per_delivery", cpu_us_per_delivery(sink_cpu_s)},
-           {"loadgen_cpu_us_per_delivery", cpu_us_per_delivery(loadgen_cpu_s)},
-           {"server_cpu_bound_events_per_s", cpu_bound(server_cpu_s)},
-           {"machine_cpu_bound_events_per_s",
-            cpu_bound(server_cpu_s + sink_cpu_s + loadgen_cpu_s)}};
+  json out{
+      {"fanout", fanout},
+      {"mode", batch ? "batch100" : "single"},
+      {"connections", s.connections},
+      {"events_accepted", load.events_ok},
+      {"requests_failed", load.failed},
+      {"first_error", load.first_error},
+      {"ingest_events_per_s", static_cast<double>(load.events_ok) / load.elapsed_s},
+      {"ack_p50_ms", percentile(load.latency_ms, 50)},
+      {"ack_p99_ms", percentile(load.latency_ms, 99)},
+      {"deliveries_expected", expected},
+      {"deliveries_received", delivered},
+      {"complete", done.has_value()},
+      {"drain_after_ingest_s",
+       std::chrono::duration<double>((done ? *done : steady::now()) - ingest_end).count()},
+      {"e2e_events_per_s", static_cast<double>(delivered) / fanout / e2e_s},
+      {"e2e_window_s", e2e_s},
+      {"server_cpu_s", server_cpu_s},
+      {"server_cpu_us_per_delivery", cpu_us_per_delivery(server_cpu_s)},
+      {"sink_cpu_us_per_delivery", cpu_us_per_delivery(sink_cpu_s)},
+      {"loadgen_cpu_us_per_delivery", cpu_us_per_delivery(loadgen_cpu_s)},
+      {"server_cpu_bound_events_per_s", cpu_bound(server_cpu_s)},
+      {"machine_cpu_bound_events_per_s", cpu_bound(server_cpu_s + sink_cpu_s + loadgen_cpu_s)}};
   return out;
 }
 
@@ -1115,18 +1115,18 @@ void print_table(const json& report) {
              "complete  cpu us/delivery: webhookd  sink  load  webhookd cpu-bound ev/s\n";
       for (const auto& row : r["max_rate"]) {
         char line[240];
-        std::snprintf(line, sizeof line,
-                      "                   %7d %-9s %11.0f %9.0f %13.0f %6.2f  %-8s  %25.0f %5.0f %5.0f "
-                      "%24.0f\n",
-                      row.value("fanout", 0), row.value("mode", "").c_str(),
-                      row.value("ingest_events_per_s", 0.0), row.value("e2e_events_per_s", 0.0),
-                      row.value("serial_bound_events_per_s", 0.0),
-                      row.value("ratio_to_serial_bound", 0.0),
-                      row.value("complete", false) ? "yes" : "NO",
-                      row.value("server_cpu_us_per_delivery", 0.0),
-                      row.value("sink_cpu_us_per_delivery", 0.0),
-                      row.value("loadgen_cpu_us_per_delivery", 0.0),
-                      row.value("server_cpu_bound_events_per_s", 0.0));
+        std::snprintf(
+            line, sizeof line,
+            "                   %7d %-9s %11.0f %9.0f %13.0f %6.2f  %-8s  %25.0f %5.0f %5.0f "
+            "%24.0f\n",
+            row.value("fanout", 0), row.value("mode", "").c_str(),
+            row.value("ingest_events_per_s", 0.0), row.value("e2e_events_per_s", 0.0),
+            row.value("serial_bound_events_per_s", 0.0), row.value("ratio_to_serial_bound", 0.0),
+            row.value("complete", false) ? "yes" : "NO",
+            row.value("server_cpu_us_per_delivery", 0.0),
+            row.value("sink_cpu_us_per_delivery", 0.0),
+            row.value("loadgen_cpu_us_per_delivery", 0.0),
+            row.value("server_cpu_bound_events_per_s", 0.0));
         out << line;
       }
     }
