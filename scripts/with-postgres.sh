@@ -19,9 +19,14 @@ as_pg() {
 }
 
 port_is_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# Below the kernel's ephemeral range: a test stops and restarts the server on the same port, and
+# while it is down any outgoing connection (other tests run beside it) could be given that port
+# as its local one, and the restart could not bind it.
+ephemeral_low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+[ "$ephemeral_low" -gt 12000 ] 2>/dev/null || ephemeral_low=32768
 port=""
 for _ in $(seq 1 50); do
-  candidate=$((20000 + RANDOM % 40000))
+  candidate=$((10000 + RANDOM % (ephemeral_low - 10000)))
   if port_is_free "$candidate"; then port=$candidate; break; fi
 done
 [ -n "$port" ] || { echo "with-postgres: found no free port" >&2; exit 2; }
