@@ -5,6 +5,7 @@
 #include <random>
 #include <utility>
 
+#include "app/startup_reads.hpp"
 #include "app/version.hpp"
 
 namespace webhookd::app {
@@ -38,16 +39,13 @@ delivery_engine_start delivery_engine::start_blocking(
   engine->dlq_ = spawn_dlq(system, dlq_deps{engine->loader_, &clock, log, settings.dlq});
 
   supervisor_deps sup;
-  if (!manager) {
-    // With a manager the supervisor's webhooks come from its subscription snapshot (shared
-    // with the router): loading them here too would hold a second copy of every row at start.
-    auto webhooks = store.load_webhooks();
-    if (!webhooks) {
-      out.error = "cannot load the webhooks: " + webhooks.err().message;
-      return out;
-    }
-    sup.webhooks = std::move(webhooks.value());
+  // With a manager the supervisor's webhooks come from the manager's shared snapshot.
+  auto webhooks = load_webhooks_unless_shared(store, static_cast<bool>(manager));
+  if (!webhooks) {
+    out.error = "cannot load the webhooks: " + webhooks.err().message;
+    return out;
   }
+  sup.webhooks = std::move(webhooks.value());
   sup.http = engine->http_;
   sup.writer = engine->writer_;
   sup.loader = engine->loader_;

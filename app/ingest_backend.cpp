@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "app/startup_reads.hpp"
+
 namespace webhookd::app {
 
 actor_ingest_backend::actor_ingest_backend(caf::actor_system& system,
@@ -80,36 +82,19 @@ http::submit_result actor_ingest_backend::submit(std::vector<event> events) {
   return out;
 }
 
-storage::result<std::vector<source>> load_sources_blocking(storage::blocking_store& store) {
-  std::vector<source> out;
-  page_request req;
-  req.limit = 500;
-  for (;;) {
-    auto got = store.list_sources(req);
-    if (!got) return got.err();
-    for (auto& s : got->items) out.push_back(std::move(s));
-    if (got->next_cursor.empty()) return out;
-    req.after = got->next_cursor;
-  }
-}
-
 ingestion_start ingestion::start_blocking(caf::actor_system& system, storage::blocking_store& store,
                                           const clock_source& clock, const caf::actor& manager,
                                           std::shared_ptr<spdlog::logger> log,
                                           ingestion_settings settings) {
   ingestion_start out;
   router_deps router_setup;
-  if (!manager) {
-    // With a manager the router's index comes from its subscription snapshot, which the
-    // manager shares with the endpoint supervisor: reading the webhooks here too would hold a
-    // second copy of every row at start.
-    auto webhooks = store.load_webhooks();
-    if (!webhooks) {
-      out.error = "cannot load the webhooks: " + webhooks.err().message;
-      return out;
-    }
-    router_setup.webhooks = std::move(webhooks.value());
+  // With a manager the router's index comes from the manager's shared snapshot.
+  auto webhooks = load_webhooks_unless_shared(store, static_cast<bool>(manager));
+  if (!webhooks) {
+    out.error = "cannot load the webhooks: " + webhooks.err().message;
+    return out;
   }
+  router_setup.webhooks = std::move(webhooks.value());
   auto sources = load_sources_blocking(store);
   if (!sources) {
     out.error = "cannot load the sources: " + sources.err().message;

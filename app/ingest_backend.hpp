@@ -55,10 +55,6 @@ class actor_ingest_backend final : public http::ingest_backend {
   std::vector<waiter> waiters_;  // guarded by waiters_mutex_
 };
 
-/// Every source of the store, read page by page. Blocking: call at start, before the actors
-/// that need it are spawned.
-storage::result<std::vector<source>> load_sources_blocking(storage::blocking_store& store);
-
 /// Settings of the whole ingestion path.
 struct ingestion_settings {
   ingest_settings engine;
