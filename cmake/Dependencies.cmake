@@ -9,6 +9,7 @@ find_package(CURL REQUIRED)
 find_package(SQLite3 REQUIRED)
 pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx)
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+pkg_check_modules(LIBEVENT REQUIRED IMPORTED_TARGET libevent libevent_pthreads)
 
 # CAF 0.17 ships neither a CMake package nor pkg-config files: find it by hand.
 find_path(CAF_INCLUDE_DIR caf/all.hpp REQUIRED)

@@ -5,7 +5,8 @@ set -euo pipefail
 
 packages=(
   g++ cmake ninja-build ccache pkg-config git curl
-  libcaf-dev libcpp-httplib-dev libcurl4-openssl-dev libpqxx-dev libsqlite3-dev libssl-dev
+  libcaf-dev libcpp-httplib-dev libcurl4-openssl-dev libevent-dev libpqxx-dev libsqlite3-dev
+  libssl-dev
   nlohmann-json3-dev libspdlog-dev libcli11-dev catch2
   postgresql-15 chromium  # tests: headless Chromium renders the console
   python3-jwcrypto  # tests: an independent JOSE library decrypts delivered JWE

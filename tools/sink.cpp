@@ -7,11 +7,8 @@
 #include <pthread.h>
 #include <CLI/CLI.hpp>
 
-#include <chrono>
 #include <csignal>
-#include <cstdio>
 #include <cstdlib>
-#include <future>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -52,19 +49,14 @@ int main(int argc, char** argv) {
   app.add_option("--secret", secrets,
                  "whsec_ secret checked on every path without its own (repeatable: rotation)");
   app.add_option("--threads", settings.threads,
-                 "worker threads = keep-alive connections served at once")
+                 "event-loop threads (each serves any number of connections)")
       ->capture_default_str()
-      ->check(CLI::Range(1, 100000));
+      ->check(CLI::Range(1, 256));
   app.add_option("--keep", settings.keep,
                  "recorded deliveries kept (oldest dropped; counts stay exact); 0 = none")
       ->capture_default_str();
-  app.add_option("--keep-alive-timeout", settings.keep_alive_timeout_s,
-                 "seconds an idle keep-alive connection is held")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 3600));
-  app.add_option("--keep-alive-max", settings.keep_alive_max, "requests per keep-alive connection")
-      ->capture_default_str();
-  app.add_option("--read-timeout", settings.read_timeout_s, "seconds to wait for request data")
+  app.add_option("--timeout", settings.timeout_s,
+                 "seconds a connection may stay idle, or a request stall, before it is closed")
       ->capture_default_str()
       ->check(CLI::Range(1, 3600));
   CLI11_PARSE(app, argc, argv);
@@ -103,23 +95,14 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  std::promise<void> served;
-  auto served_future = served.get_future();
   std::thread signal_thread([&] {
     int signal_number = 0;
     sigwait(&stop_signals, &signal_number);
-    server.stop();
-    // stop() releases held requests at once, but httplib notices an idle keep-alive connection
-    // only after --keep-alive-timeout: do not wait that long to honour a stop request.
-    if (served_future.wait_for(std::chrono::milliseconds(500)) != std::future_status::ready) {
-      std::fflush(stdout);
-      std::_Exit(0);
-    }
+    server.stop();  // answers held requests and closes idle keep-alive connections at once
   });
 
   std::cout << "listening on http://" << shown_host << ":" << std::get<int>(bound) << std::endl;
   const bool ok = server.serve_blocking();
-  served.set_value();
   // Wake the signal thread if serving ended on its own.
   pthread_kill(signal_thread.native_handle(), SIGTERM);
   signal_thread.join();

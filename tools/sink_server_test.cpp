@@ -4,8 +4,10 @@
 #include <httplib.h>
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <csignal>
 #include <thread>
+#include <vector>
 
 using namespace webhookd::sink;
 using json = nlohmann::json;
@@ -30,7 +32,6 @@ struct running_sink {
   }
   static server_settings with_port0(server_settings s) {
     s.port = 0;
-    s.threads = 16;
     return s;
   }
   httplib::Client client() const {
@@ -284,9 +285,38 @@ TEST_CASE("sink stops promptly while a request hangs", "[unit][sink]") {
     deliver(client, "/hooks/h", "m1", "{}", {});
   });
   auto waiter = sink->client();
+  waiter.set_keep_alive(true);  // left open and idle: stop() must not wait for its timeout
   REQUIRE(waiter.Get("/_sink/wait?path=/hooks/h&count=1")->status == 200);
   const auto start = std::chrono::steady_clock::now();
   sink.reset();
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(10));
   stuck.join();
+}
+
+TEST_CASE("sink serves deliveries while more requests hang than it has threads", "[unit][sink]") {
+  server_settings settings;
+  settings.threads = 1;
+  running_sink sink(settings);
+  sink.configure({{"path", "/hooks/h"}, {"hang", true}});
+  constexpr int hanging = 20;
+  std::atomic<int> released{0};  // hanging requests let go with 504 (Catch2 asserts on one thread)
+  std::vector<std::thread> stuck;
+  for (int i = 0; i < hanging; ++i) {
+    stuck.emplace_back([port = sink.port, i, &released] {
+      httplib::Client client("127.0.0.1", port);
+      client.set_read_timeout(60, 0);
+      auto res = deliver(client, "/hooks/h", "h" + std::to_string(i), "{}", {});
+      if (res && res->status == 504) ++released;
+    });
+  }
+  auto waiter = sink.client();
+  REQUIRE(waiter.Get("/_sink/wait?path=/hooks/h&count=" + std::to_string(hanging))->status == 200);
+  auto client = sink.client();
+  auto res = deliver(client, "/hooks/ok", "m1", "{}", {});
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  REQUIRE(client.Post("/_sink/release", "", "application/json"));
+  for (auto& t : stuck) t.join();
+  CHECK(released == hanging);
+  CHECK(sink.get_json("/_sink/stats")["paths"]["/hooks/h"]["hangs"] == hanging);
 }
