@@ -3,7 +3,12 @@
 // receiver, its own load generator), measures the machine's ceilings and the scenarios of
 // issue 6 in the same run, prints a table and writes the figures as JSON.
 
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/thread.h>
 #include <httplib.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -15,6 +20,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -379,22 +385,9 @@ std::function<void(const load_progress&)> load_progress_line(const std::string& 
   };
 }
 
-// The inbound HTTP ceiling: the same load generator and requests against a trivial cpp-httplib
-// handler (same thread-pool size as webhookd, TCP_NODELAY) answering 202 at once.
-json inbound_ceiling(bool batch, int connections, double seconds) {
-  httplib::Server srv;
-  srv.new_task_queue = [] { return new httplib::ThreadPool(64); };
-  srv.set_tcp_nodelay(true);
-  auto accept = [](const httplib::Request&, httplib::Response& res) {
-    res.status = 202;
-    res.set_content("{\"accepted\":1,\"duplicates\":0}", "application/json");
-  };
-  srv.Post("/api/v1/events", accept);
-  srv.Post("/api/v1/events/batch", accept);
-  srv.set_payload_max_length(16 * 1024 * 1024);
-  int port = srv.bind_to_any_port("127.0.0.1");
-  if (port <= 0) throw std::runtime_error("inbound ceiling: cannot bind");
-  std::thread runner([&] { srv.listen_after_bind(); });
+// Runs the ingestion load against a server on 127.0.0.1:`port`; the rate, the latency and the
+// whole process's CPU per request (the load generator's share is the same for every server).
+json inbound_load(int port, bool batch, int connections, double seconds, const std::string& label) {
   ingest_plan plan;
   plan.sources["w"] = {{"ceiling-key", "ceiling-secret"}};
   plan.webhooks = 1000;
@@ -404,18 +397,75 @@ json inbound_ceiling(bool batch, int connections, double seconds) {
   s.base_url = "http://127.0.0.1:" + std::to_string(port);
   s.connections = connections;
   s.duration = milliseconds(static_cast<int64_t>(seconds * 1000));
-  s.on_progress =
-      load_progress_line(std::string("inbound ceiling ") + (batch ? "batch" : "single"));
+  s.on_progress = load_progress_line(label + (batch ? " batch" : " single"));
+  const double cpu_start = process_cpu_seconds(::getpid());
   auto result = run_load(s, plan);
-  srv.stop();
-  runner.join();
+  const double cpu_s = process_cpu_seconds(::getpid()) - cpu_start;
   return {{"mode", batch ? "batch100" : "single"},
           {"connections", connections},
           {"requests_ok", result.ok},
           {"failed", result.failed},
           {"events_per_s", static_cast<double>(result.events_ok) / result.elapsed_s},
+          {"process_cpu_us_per_request",
+           result.ok > 0 ? cpu_s * 1e6 / static_cast<double>(result.ok) : 0.0},
           {"p50_ms", percentile(result.latency_ms, 50)},
           {"p99_ms", percentile(result.latency_ms, 99)}};
+}
+
+constexpr const char* ceiling_answer = "{\"accepted\":1,\"duplicates\":0}";
+
+// The inbound HTTP ceiling: the same load generator and requests against a trivial cpp-httplib
+// handler (same thread-pool size as webhookd, TCP_NODELAY) answering 202 at once.
+json inbound_ceiling(bool batch, int connections, double seconds) {
+  httplib::Server srv;
+  srv.new_task_queue = [] { return new httplib::ThreadPool(64); };
+  srv.set_tcp_nodelay(true);
+  auto accept = [](const httplib::Request&, httplib::Response& res) {
+    res.status = 202;
+    res.set_content(ceiling_answer, "application/json");
+  };
+  srv.Post("/api/v1/events", accept);
+  srv.Post("/api/v1/events/batch", accept);
+  srv.set_payload_max_length(16 * 1024 * 1024);
+  int port = srv.bind_to_any_port("127.0.0.1");
+  if (port <= 0) throw std::runtime_error("inbound ceiling: cannot bind");
+  std::thread runner([&] { srv.listen_after_bind(); });
+  json result = inbound_load(port, batch, connections, seconds, "inbound ceiling");
+  srv.stop();
+  runner.join();
+  return result;
+}
+
+// The same trivial handler on one event loop (libevent's evhttp, as webhookd-sink uses): what
+// an HTTP server without a thread per connection would cost webhookd's ingestion on this machine.
+// Reported beside the ceiling, not used in the serial bound (webhookd serves with cpp-httplib).
+json inbound_event_loop(bool batch, int connections, double seconds) {
+  static const int locking = evthread_use_pthreads();  // event_base_loopexit from this thread
+  (void)locking;
+  std::unique_ptr<event_base, decltype(&event_base_free)> base(event_base_new(), &event_base_free);
+  std::unique_ptr<evhttp, decltype(&evhttp_free)> http(evhttp_new(base.get()), &evhttp_free);
+  evhttp_bound_socket* bound = evhttp_bind_socket_with_handle(http.get(), "127.0.0.1", 0);
+  if (bound == nullptr) throw std::runtime_error("inbound event loop: cannot bind");
+  sockaddr_in address{};
+  socklen_t size = sizeof(address);
+  ::getsockname(evhttp_bound_socket_get_fd(bound), reinterpret_cast<sockaddr*>(&address), &size);
+  evhttp_set_max_body_size(http.get(), 16 * 1024 * 1024);
+  evhttp_set_gencb(
+      http.get(),
+      [](evhttp_request* req, void*) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                          "application/json");
+        evbuffer_add(evhttp_request_get_output_buffer(req), ceiling_answer,
+                     std::char_traits<char>::length(ceiling_answer));
+        evhttp_send_reply(req, 202, "Accepted", nullptr);
+      },
+      nullptr);
+  std::thread runner([&] { event_base_dispatch(base.get()); });
+  json result =
+      inbound_load(ntohs(address.sin_port), batch, connections, seconds, "inbound event loop");
+  event_base_loopexit(base.get(), nullptr);
+  runner.join();
+  return result;
 }
 
 // The outbound ceiling: signed delivery-sized POSTs through libcurl multi straight into the sink
@@ -1097,7 +1147,13 @@ void print_table(const json& report) {
   out << "ceilings (same run)\n";
   out << "  inbound HTTP  single " << fmt(c["inbound"]["single"].value("events_per_s", 0.0))
       << " ev/s, batch100 " << fmt(c["inbound"]["batch100"].value("events_per_s", 0.0))
-      << " ev/s\n";
+      << " ev/s (cpp-httplib, as webhookd; "
+      << fmt(c["inbound"]["single"].value("process_cpu_us_per_request", 0.0))
+      << " us/request with the load generator)\n";
+  out << "  inbound HTTP on an event loop (evhttp), single "
+      << fmt(c["inbound_event_loop"]["single"].value("events_per_s", 0.0)) << " ev/s ("
+      << fmt(c["inbound_event_loop"]["single"].value("process_cpu_us_per_request", 0.0))
+      << " us/request with the load generator)\n";
   out << "  outbound HTTP " << fmt(c["outbound"].value("deliveries_per_s", 0.0))
       << " deliveries/s (" << c["outbound"].value("connections", 0) << " connections)\n";
   for (const auto& [backend, r] : report["stores"].items()) {
@@ -1260,6 +1316,10 @@ int run(const options& o, const std::string& sink_binary) {
   ceilings["inbound"]["batch100"] =
       best_of({inbound_ceiling(true, 2, o.ceiling_s),
                inbound_ceiling(true, o.batch_connections, o.ceiling_s)},
+              "events_per_s");
+  ceilings["inbound_event_loop"]["single"] =
+      best_of({inbound_event_loop(false, 8, o.ceiling_s),
+               inbound_event_loop(false, o.connections, o.ceiling_s)},
               "events_per_s");
   ceilings["outbound"] = best_of(
       {outbound_ceiling(receiver, sink_secret.value(), 8, o.ceiling_s),
