@@ -65,6 +65,11 @@ std::unique_ptr<storage::blocking_store> open_store_or_report(const storage::sto
 void configure_actor_system(caf::actor_system_config& cfg) {
   // The default is max(cores, 4) workers; this box class has 2 cores (docs/caf-0.17 notes).
   cfg.set("scheduler.max-threads", 2);
+  // An idle worker skips CAF's moderate polling (500 naps of 50 us, a syscall and two context
+  // switches each) and waits on its condition variable at once; it still wakes for work
+  // enqueued to it, and every millisecond to steal (docs/performance.md).
+  cfg.set("work-stealing.moderate-poll-attempts", size_t{0});
+  cfg.set("work-stealing.relaxed-sleep-duration", caf::timespan{std::chrono::milliseconds(1)});
   register_message_types(cfg);
 }
 
