@@ -682,6 +682,20 @@ json scenario_max_rate(const options& o, server& srv, sink& receiver, const flee
 
 // (b)/(c): an open-model load of single events at `rate`/s; ack and end-to-end percentiles of
 // the healthy webhooks.
+// The p99 of the latencies of the requests started in each second of the phase: where in the
+// phase a tail comes from (a burst of work, a checkpoint, the hanging webhooks' timeouts).
+json p99_by_second(const std::vector<double>& latency_ms, const std::vector<double>& at_s) {
+  std::vector<std::vector<double>> seconds;
+  for (std::size_t i = 0; i < latency_ms.size() && i < at_s.size(); ++i) {
+    const auto second = static_cast<std::size_t>(std::max(0.0, at_s[i]));
+    if (seconds.size() <= second) seconds.resize(second + 1);
+    seconds[second].push_back(latency_ms[i]);
+  }
+  json out = json::array();
+  for (auto& one : seconds) out.push_back(percentile(one, 99));
+  return out;
+}
+
 json scenario_latency(const options& o, server& srv, sink& receiver, const fleet& f, double rate,
                       int hang_every, const std::string& what) {
   std::unordered_map<std::string, int64_t> due_us;
@@ -714,6 +728,7 @@ json scenario_latency(const options& o, server& srv, sink& receiver, const fleet
            {"late_start_max_ms", load.late_start_ms_max},
            {"healthy_deliveries_expected", healthy_events},
            {"complete", done.has_value()}};
+  out["ack_p99_ms_by_second"] = p99_by_second(load.latency_ms, load.latency_at_s);
   out.update(percentiles(load.latency_ms, "ack_"));
   out.update(percentiles(e2e, "e2e_"));
   return out;

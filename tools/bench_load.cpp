@@ -163,6 +163,7 @@ load_result run_load(const load_settings& settings, const request_factory& make)
           ++result.ok;
           result.events_ok += s.request.events;
           result.latency_ms.push_back(ms_between(s.measured_from, done));
+          result.latency_at_s.push_back(ms_between(measure_from, s.measured_from) / 1000.0);
         } else {
           ++result.failed;
           if (result.first_error.empty()) {

@@ -57,16 +57,17 @@ struct load_settings {
 
 struct load_result {
   int64_t sent = 0;
-  int64_t ok = 0;                   ///< 2xx
-  int64_t failed = 0;               ///< non-2xx answers and transport errors
-  int64_t abandoned = 0;            ///< still in flight at the drain timeout
-  int64_t events_ok = 0;            ///< events carried by 2xx answers
-  int64_t warmup_events_ok = 0;     ///< events carried by 2xx answers to warm-up requests
-  std::map<int, int64_t> statuses;  ///< answer status -> count (0 = transport error)
-  std::string first_error;          ///< a transport error or non-2xx status, for messages
-  std::vector<double> latency_ms;   ///< per 2xx answer (open model: from the due time)
-  double elapsed_s = 0;             ///< end of the warm-up to the last measured answer
-  double late_start_ms_max = 0;     ///< open model: the longest a request waited to start
+  int64_t ok = 0;                    ///< 2xx
+  int64_t failed = 0;                ///< non-2xx answers and transport errors
+  int64_t abandoned = 0;             ///< still in flight at the drain timeout
+  int64_t events_ok = 0;             ///< events carried by 2xx answers
+  int64_t warmup_events_ok = 0;      ///< events carried by 2xx answers to warm-up requests
+  std::map<int, int64_t> statuses;   ///< answer status -> count (0 = transport error)
+  std::string first_error;           ///< a transport error or non-2xx status, for messages
+  std::vector<double> latency_ms;    ///< per 2xx answer (open model: from the due time)
+  std::vector<double> latency_at_s;  ///< per 2xx answer: its start (due) time, s after warm-up
+  double elapsed_s = 0;              ///< end of the warm-up to the last measured answer
+  double late_start_ms_max = 0;      ///< open model: the longest a request waited to start
 };
 
 /// Runs one load phase; blocks until it ends. Throws std::runtime_error if libcurl can't start.
