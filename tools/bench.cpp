@@ -997,6 +997,22 @@ json run_store(const options& o, const std::string& backend, sink& receiver,
             srv.base_url());
     auto f = register_fleet(srv, receiver, o.webhooks);
     std::unique_ptr<sink> hang_sink;
+    if (has_scenario(o, "c")) {
+      // (c)'s hanging webhooks live on a second sink at 127.0.0.2, as another host would
+      // (webhookd pools connections per host). They are registered with the fleet, before any
+      // phase, so that (c) differs from (b) by their traffic alone, not by 100 registrations
+      // just before it.
+      hang_sink = std::make_unique<sink>(sink_binary, "127.0.0.2",
+                                         std::vector<std::string>{"--keep", "1000"});
+      hang_sink->configure(
+          {{"path", "*"}, {"secrets", json::array()}, {"hang", true}, {"hang_ms", 15'000}});
+      const int hanging = std::max(1, o.webhooks / 10);
+      for (int i = 0; i < hanging; ++i) {
+        std::string path = "/x/" + std::to_string(i);
+        f.hanging.push_back(
+            srv.create_webhook(hang_sink->url(path), path, {"bench.x" + std::to_string(i)}));
+      }
+    }
     if (has_scenario(o, "a")) {
       json rows = json::array();
       for (int fanout : {1, 4}) {
@@ -1016,20 +1032,8 @@ json run_store(const options& o, const std::string& backend, sink& receiver,
     }
     if (has_scenario(o, "c")) {
       section("store " + backend + ": (c) isolation, 10% of webhooks hanging");
-      // The hanging webhooks live on a second sink at 127.0.0.2, as another host would: webhookd
-      // pools connections per host.
-      hang_sink = std::make_unique<sink>(sink_binary, "127.0.0.2",
-                                         std::vector<std::string>{"--keep", "1000"});
-      hang_sink->configure(
-          {{"path", "*"}, {"secrets", json::array()}, {"hang", true}, {"hang_ms", 15'000}});
-      int hanging = std::max(1, o.webhooks / 10);
-      for (int i = 0; i < hanging; ++i) {
-        std::string path = "/x/" + std::to_string(i);
-        f.hanging.push_back(
-            srv.create_webhook(hang_sink->url(path), path, {"bench.x" + std::to_string(i)}));
-      }
       auto row = scenario_latency(o, srv, receiver, f, o.latency_rate, 10, "(c)");
-      row["hanging_webhooks"] = hanging;
+      row["hanging_webhooks"] = f.hanging.size();
       row["hanging_requests_received"] = hang_sink->total();
       if (out.contains("latency")) {
         double base_p99 = out["latency"].value("e2e_p99_ms", 0.0);
