@@ -336,7 +336,7 @@ void sink_server::on_held_timeout(int, short, void* held_arg) {
   h.owner->server->finish(h);
 }
 
-void sink_server::hold(loop& where, std::unique_ptr<held> h, int deadline_ms) {
+void sink_server::hold(loop& where, std::unique_ptr<held> h, int after_ms) {
   h->owner = &where;
   held& kept = *h;
   where.holds.emplace(h.get(), std::move(h));
@@ -345,7 +345,7 @@ void sink_server::hold(loop& where, std::unique_ptr<held> h, int deadline_ms) {
     return;
   }
   kept.timer = evtimer_new(where.base, &sink_server::on_held_timeout, &kept);
-  const timeval after{deadline_ms / 1000, (deadline_ms % 1000) * 1000};
+  const timeval after{after_ms / 1000, (after_ms % 1000) * 1000};
   evtimer_add(kept.timer, &after);
 }
 

@@ -63,8 +63,8 @@ class sink_server {
   void on_config(loop& where, evhttp_request* req);
   void on_wait(loop& where, evhttp_request* req);
   void on_deliveries(loop& where, evhttp_request* req);
-  /// Keeps `req` unanswered until `deadline_ms` from now or an earlier end (see held).
-  void hold(loop& where, std::unique_ptr<held> h, int deadline_ms);
+  /// Keeps a request unanswered for `after_ms` or until an earlier end (release, wait, stop).
+  void hold(loop& where, std::unique_ptr<held> h, int after_ms);
   /// Answers a held request and forgets it.
   void finish(held& h);
   /// Asks every loop to look at its held requests (release, waiters, stop).
