@@ -67,9 +67,9 @@ void configure_actor_system(caf::actor_system_config& cfg) {
   cfg.set("scheduler.max-threads", 2);
   // An idle worker skips CAF's moderate polling (500 naps of 50 us, a syscall and two context
   // switches each) and waits on its condition variable at once; it still wakes for work
-  // enqueued to it, and every millisecond to steal (docs/performance.md).
+  // enqueued to it, and every 10 ms (CAF's relaxed-sleep-duration) to steal. Idle webhookd now
+  // uses 0.6 % of a core instead of about 4 % (docs/performance.md).
   cfg.set("work-stealing.moderate-poll-attempts", size_t{0});
-  cfg.set("work-stealing.relaxed-sleep-duration", caf::timespan{std::chrono::milliseconds(1)});
   register_message_types(cfg);
 }
 
