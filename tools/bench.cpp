@@ -611,10 +611,29 @@ std::string next_tag(const std::string& what) {
   return what + std::to_string(unix_now_us());
 }
 
+// Waits until webhookd has finished the work a previous phase left (attempt records still being
+// written, checkpoints, retries): its CPU over half a second under 10 % of a core (an idle
+// webhookd uses under 1 %, builds before CAF's idle workers waited about 4 %). Each phase then
+// measures its own load, not the tail of the one before. Returns the seconds it took (the limit
+// if webhookd never settled).
+double settle(pid_t pid, double limit_s) {
+  const auto start = steady::now();
+  const auto window = milliseconds(500);
+  double before = process_cpu_seconds(pid);
+  while (std::chrono::duration<double>(steady::now() - start).count() < limit_s) {
+    std::this_thread::sleep_for(window);  // the sampling interval, not a stand-in for a condition
+    const double now = process_cpu_seconds(pid);
+    if (now - before < 0.10 * 0.5) break;
+    before = now;
+  }
+  return std::chrono::duration<double>(steady::now() - start).count();
+}
+
 // (a) max sustained end-to-end rate: a closed-model load for the duration, then the time until
 // every accepted event's deliveries reached the sink.
 json scenario_max_rate(const options& o, server& srv, sink& receiver, const fleet& f, int fanout,
                        bool batch) {
+  const double settled_s = settle(srv.pid(), 60);
   ingest_plan plan;
   plan.sources = f.sources;
   plan.webhooks = static_cast<int>(f.hooks.size());
@@ -654,34 +673,32 @@ json scenario_max_rate(const options& o, server& srv, sink& receiver, const flee
     double per_event_us = cpu_us_per_delivery(cpu_s) * fanout;
     return per_event_us > 0 ? cores * 1e6 / per_event_us : 0.0;
   };
-  json out{
-      {"fanout", fanout},
-      {"mode", batch ? "batch100" : "single"},
-      {"connections", s.connections},
-      {"events_accepted", load.events_ok},
-      {"requests_failed", load.failed},
-      {"first_error", load.first_error},
-      {"ingest_events_per_s", static_cast<double>(load.events_ok) / load.elapsed_s},
-      {"ack_p50_ms", percentile(load.latency_ms, 50)},
-      {"ack_p99_ms", percentile(load.latency_ms, 99)},
-      {"deliveries_expected", expected},
-      {"deliveries_received", delivered},
-      {"complete", done.has_value()},
-      {"drain_after_ingest_s",
-       std::chrono::duration<double>((done ? *done : steady::now()) - ingest_end).count()},
-      {"e2e_events_per_s", static_cast<double>(delivered) / fanout / e2e_s},
-      {"e2e_window_s", e2e_s},
-      {"server_cpu_s", server_cpu_s},
-      {"server_cpu_us_per_delivery", cpu_us_per_delivery(server_cpu_s)},
-      {"sink_cpu_us_per_delivery", cpu_us_per_delivery(sink_cpu_s)},
-      {"loadgen_cpu_us_per_delivery", cpu_us_per_delivery(loadgen_cpu_s)},
-      {"server_cpu_bound_events_per_s", cpu_bound(server_cpu_s)},
-      {"machine_cpu_bound_events_per_s", cpu_bound(server_cpu_s + sink_cpu_s + loadgen_cpu_s)}};
+  json out{{"fanout", fanout},
+           {"mode", batch ? "batch100" : "single"},
+           {"connections", s.connections},
+           {"events_accepted", load.events_ok},
+           {"requests_failed", load.failed},
+           {"first_error", load.first_error},
+           {"ingest_events_per_s", static_cast<double>(load.events_ok) / load.elapsed_s},
+           {"ack_p50_ms", percentile(load.latency_ms, 50)},
+           {"ack_p99_ms", percentile(load.latency_ms, 99)},
+           {"deliveries_expected", expected},
+           {"deliveries_received", delivered},
+           {"complete", done.has_value()},
+           {"drain_after_ingest_s",
+            std::chrono::duration<double>((done ? *done : steady::now()) - ingest_end).count()},
+           {"e2e_events_per_s", static_cast<double>(delivered) / fanout / e2e_s},
+           {"e2e_window_s", e2e_s},
+           {"server_cpu_s", server_cpu_s},
+           {"server_cpu_us_per_delivery", cpu_us_per_delivery(server_cpu_s)},
+           {"sink_cpu_us_per_delivery", cpu_us_per_delivery(sink_cpu_s)},
+           {"loadgen_cpu_us_per_delivery", cpu_us_per_delivery(loadgen_cpu_s)},
+           {"server_cpu_bound_events_per_s", cpu_bound(server_cpu_s)},
+           {"machine_cpu_bound_events_per_s", cpu_bound(server_cpu_s + sink_cpu_s + loadgen_cpu_s)},
+           {"settled_before_s", settled_s}};
   return out;
 }
 
-// (b)/(c): an open-model load of single events at `rate`/s; ack and end-to-end percentiles of
-// the healthy webhooks.
 // The p99 of the latencies of the requests started in each second of the phase: where in the
 // phase a tail comes from (a burst of work, a checkpoint, the hanging webhooks' timeouts).
 json p99_by_second(const std::vector<double>& latency_ms, const std::vector<double>& at_s) {
@@ -696,26 +713,11 @@ json p99_by_second(const std::vector<double>& latency_ms, const std::vector<doub
   return out;
 }
 
-// Waits until webhookd has finished the work a previous phase left (attempt records still being
-// written, checkpoints, retries): its CPU over half a second under 10 % of a core (an idle
-// webhookd uses under 1 %, builds before CAF's idle workers waited about 4 %). Each phase then
-// measures its own load, not the tail of the one before. Returns the seconds it took (the limit
-// if webhookd never settled).
-double settle(pid_t pid, double limit_s) {
-  const auto start = steady::now();
-  const auto window = milliseconds(500);
-  double before = process_cpu_seconds(pid);
-  while (std::chrono::duration<double>(steady::now() - start).count() < limit_s) {
-    std::this_thread::sleep_for(window);  // the sampling interval, not a stand-in for a condition
-    const double now = process_cpu_seconds(pid);
-    if (now - before < 0.10 * 0.5) break;
-    before = now;
-  }
-  return std::chrono::duration<double>(steady::now() - start).count();
-}
-
+// (b)/(c): an open-model load of single events at `rate`/s; ack and end-to-end percentiles of
+// the healthy webhooks.
 json scenario_latency(const options& o, server& srv, sink& receiver, const fleet& f, double rate,
                       int hang_every, const std::string& what) {
+  const double settled_s = settle(srv.pid(), 60);
   std::unordered_map<std::string, int64_t> due_us;
   ingest_plan plan;
   plan.sources = f.sources;
@@ -745,7 +747,8 @@ json scenario_latency(const options& o, server& srv, sink& receiver, const fleet
            {"achieved_rate", static_cast<double>(load.events_ok) / load.elapsed_s},
            {"late_start_max_ms", load.late_start_ms_max},
            {"healthy_deliveries_expected", healthy_events},
-           {"complete", done.has_value()}};
+           {"complete", done.has_value()},
+           {"settled_before_s", settled_s}};
   out["ack_p99_ms_by_second"] = p99_by_second(load.latency_ms, load.latency_at_s);
   out.update(percentiles(load.latency_ms, "ack_"));
   out.update(percentiles(e2e, "e2e_"));
@@ -1037,9 +1040,7 @@ json run_store(const options& o, const std::string& backend, sink& receiver,
         for (bool batch : {false, true}) {
           section("store " + backend + ": (a) fan-out " + std::to_string(fanout) +
                   (batch ? " batch100" : " single"));
-          const double settled_s = settle(srv.pid(), 60);
           rows.push_back(scenario_max_rate(o, srv, receiver, f, fanout, batch));
-          rows.back()["settled_before_s"] = settled_s;
           progress_done();
         }
       }
@@ -1047,16 +1048,12 @@ json run_store(const options& o, const std::string& backend, sink& receiver,
     }
     if (has_scenario(o, "b")) {
       section("store " + backend + ": (b) latency at " + fmt(o.latency_rate) + " events/s");
-      const double settled_s = settle(srv.pid(), 60);
       out["latency"] = scenario_latency(o, srv, receiver, f, o.latency_rate, 0, "(b)");
-      out["latency"]["settled_before_s"] = settled_s;
       progress_done();
     }
     if (has_scenario(o, "c")) {
       section("store " + backend + ": (c) isolation, 10% of webhooks hanging");
-      const double settled_s = settle(srv.pid(), 60);
       auto row = scenario_latency(o, srv, receiver, f, o.latency_rate, 10, "(c)");
-      row["settled_before_s"] = settled_s;
       row["hanging_webhooks"] = f.hanging.size();
       row["hanging_requests_received"] = hang_sink->total();
       if (out.contains("latency")) {

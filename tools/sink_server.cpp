@@ -46,41 +46,6 @@ reply error_reply(int status, std::string_view code, std::string_view message) {
   return json_reply(status, json{{"error", {{"code", code}, {"message", message}}}});
 }
 
-/// The query string of a request, parsed and decoded.
-class query_params {
- public:
-  explicit query_params(evhttp_request* req) {
-    params_.tqh_first = nullptr;  // TAILQ_INIT
-    params_.tqh_last = &params_.tqh_first;
-    const char* query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
-    if (query != nullptr) valid_ = evhttp_parse_query_str(query, &params_) == 0;
-  }
-  ~query_params() { evhttp_clear_headers(&params_); }
-  query_params(const query_params&) = delete;
-  query_params& operator=(const query_params&) = delete;
-
-  bool valid() const { return valid_; }
-  bool has(const char* name) const { return evhttp_find_header(&params_, name) != nullptr; }
-  std::string get(const char* name) const {
-    const char* value = evhttp_find_header(&params_, name);
-    return value == nullptr ? std::string{} : std::string(value);
-  }
-  /// An unsigned parameter; `fallback` when absent, nullopt when malformed.
-  std::optional<std::uint64_t> get_uint(const char* name, std::uint64_t fallback) const {
-    const char* value = evhttp_find_header(&params_, name);
-    if (value == nullptr) return fallback;
-    const std::string_view text(value);
-    std::uint64_t parsed = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
-    if (ec != std::errc{} || end != text.data() + text.size() || text.empty()) return std::nullopt;
-    return parsed;
-  }
-
- private:
-  mutable evkeyvalq params_;
-  bool valid_ = true;
-};
-
 std::string body_of(evhttp_request* req) {
   evbuffer* in = evhttp_request_get_input_buffer(req);
   std::string body(evbuffer_get_length(in), '\0');
@@ -169,6 +134,41 @@ int bound_port(int fd) {
 }
 
 }  // namespace
+
+/// The query string of a request, parsed and decoded.
+class sink_server::query_params {
+ public:
+  explicit query_params(evhttp_request* req) {
+    params_.tqh_first = nullptr;  // TAILQ_INIT
+    params_.tqh_last = &params_.tqh_first;
+    const char* query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    if (query != nullptr) valid_ = evhttp_parse_query_str(query, &params_) == 0;
+  }
+  ~query_params() { evhttp_clear_headers(&params_); }
+  query_params(const query_params&) = delete;
+  query_params& operator=(const query_params&) = delete;
+
+  bool valid() const { return valid_; }
+  bool has(const char* name) const { return evhttp_find_header(&params_, name) != nullptr; }
+  std::string get(const char* name) const {
+    const char* value = evhttp_find_header(&params_, name);
+    return value == nullptr ? std::string{} : std::string(value);
+  }
+  /// An unsigned parameter; `fallback` when absent, nullopt when malformed.
+  std::optional<std::uint64_t> get_uint(const char* name, std::uint64_t fallback) const {
+    const char* value = evhttp_find_header(&params_, name);
+    if (value == nullptr) return fallback;
+    const std::string_view text(value);
+    std::uint64_t parsed = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
+    if (ec != std::errc{} || end != text.data() + text.size() || text.empty()) return std::nullopt;
+    return parsed;
+  }
+
+ private:
+  mutable evkeyvalq params_;
+  bool valid_ = true;
+};
 
 /// A request answered later: after a delay, a hang, or once /_sink/wait's count is reached.
 struct sink_server::held {
@@ -396,7 +396,7 @@ void sink_server::route(loop& where, evhttp_request* req) {
                json_reply(200, params.has("path") ? state_.path_stats(params.get("path"))
                                                   : state_.stats()));
   } else if (get && path == "/_sink/deliveries") {
-    on_deliveries(where, req);
+    on_deliveries(where, req, params);
   } else if (get && path == "/_sink/config") {
     send_reply(where.scratch, req, json_reply(200, state_.configs()));
   } else if (post && path == "/_sink/config") {
@@ -407,7 +407,7 @@ void sink_server::route(loop& where, evhttp_request* req) {
     wake_all();
     send_reply(where.scratch, req, json_reply(200, json{{"ok", true}}));
   } else if (get && path == "/_sink/wait") {
-    on_wait(where, req);
+    on_wait(where, req, params);
   } else {
     send_reply(where.scratch, req,
                error_reply(404, "not_found", "no such sink control endpoint (or wrong method)"));
@@ -498,8 +498,7 @@ void sink_server::on_config(loop& where, evhttp_request* req) {
   answer(json_reply(200, json{{"ok", true}, {"configured", std::move(paths)}}));
 }
 
-void sink_server::on_wait(loop& where, evhttp_request* req) {
-  const query_params params(req);
+void sink_server::on_wait(loop& where, evhttp_request* req, const query_params& params) {
   const auto want = params.get_uint("count", 1);
   const auto timeout_ms = params.get_uint("timeout_ms", 10000);
   if (!want || !timeout_ms || *timeout_ms > 600000) {
@@ -523,8 +522,7 @@ void sink_server::on_wait(loop& where, evhttp_request* req) {
   hold(where, std::move(waiting), static_cast<int>(*timeout_ms));
 }
 
-void sink_server::on_deliveries(loop& where, evhttp_request* req) {
-  const query_params params(req);
+void sink_server::on_deliveries(loop& where, evhttp_request* req, const query_params& params) {
   evbuffer* scratch = where.scratch;
   const auto limit = params.get_uint("limit", 0);
   const auto after = params.get_uint("after", 0);

@@ -53,6 +53,7 @@ class sink_server {
  private:
   struct loop;
   struct held;
+  class query_params;
 
   static void on_request(evhttp_request* req, void* loop_arg);
   static void on_wake(int, short, void* loop_arg);
@@ -61,8 +62,8 @@ class sink_server {
   void route(loop& where, evhttp_request* req);
   void on_delivery(loop& where, evhttp_request* req, std::string path);
   void on_config(loop& where, evhttp_request* req);
-  void on_wait(loop& where, evhttp_request* req);
-  void on_deliveries(loop& where, evhttp_request* req);
+  void on_wait(loop& where, evhttp_request* req, const query_params& params);
+  void on_deliveries(loop& where, evhttp_request* req, const query_params& params);
   /// Keeps a request unanswered for `after_ms` or until an earlier end (release, wait, stop).
   void hold(loop& where, std::unique_ptr<held> h, int after_ms);
   /// Answers a held request and forgets it.
