@@ -95,11 +95,13 @@ struct table_spec {
     return std::string("UPDATE ") + name + " SET " + sets + " WHERE " + where;
   }
 
-  /// The columns as a json_to_recordset column definition, types taken from `types`.
-  std::string recordset(const std::string& alias, const std::vector<const char*>& types) const {
-    std::string out = alias + "(";
+  /// The columns as a json_to_recordset column definition, types taken from `types`, after
+  /// `leading` (a column definition of its own, such as "seq integer") when given.
+  std::string recordset(const std::string& alias, const std::vector<const char*>& types,
+                        const std::string& leading = "") const {
+    std::string out = alias + "(" + leading;
     for (size_t i = 0; i < columns.size(); ++i)
-      out += std::string(i ? ", " : "") + columns[i] + " " + types[i];
+      out += std::string(i || !leading.empty() ? ", " : "") + columns[i] + " " + types[i];
     return out + ")";
   }
 };
@@ -476,26 +478,32 @@ std::vector<std::pair<std::string, std::string>> statements() {
 
       // Keys are claimed in one order so that concurrent overlapping batches can't deadlock.
       // A key remembers its event's day, so get_event reads one partition.
-      {"event_keys_claim",
-       "INSERT INTO event_keys (client_id, event_id, received_day) "
-       "SELECT DISTINCT ON (k.client_id, k.event_id) k.client_id, k.event_id, k.received_day "
-       "FROM json_to_recordset($1::json) AS "
-       "k(seq integer, client_id text, event_id text, received_day date) "
-       "ORDER BY k.client_id, k.event_id, k.seq ON CONFLICT DO NOTHING "
-       "RETURNING client_id, event_id"},
-      {"events_insert", "INSERT INTO events (" + events_table.select_list() + ") SELECT " +
-                            events_table.select_list("e") +
-                            " FROM json_to_recordset($1::json) AS " +
-                            events_table.recordset("e", events_types)},
+      // A batch of events ($1, each with its place in the batch as seq) and their deliveries
+      // ($2, each with its event's seq), in one statement: one round trip, committed on its own.
+      // An event is new when this statement claims its key; the first of repeats in a batch
+      // wins. Returns the seq of every new event; only they and their deliveries are written.
+      {"events_append",
+       "WITH e AS (SELECT * FROM json_to_recordset($1::json) AS " +
+           events_table.recordset("e", events_types, "seq integer") +
+           "), claimed AS (INSERT INTO event_keys (client_id, event_id, received_day) "
+           "SELECT DISTINCT ON (client_id, event_id) client_id, event_id, received_day FROM e "
+           "ORDER BY client_id, event_id, seq ON CONFLICT DO NOTHING "
+           "RETURNING client_id, event_id), "
+           "fresh AS (SELECT DISTINCT ON (e.client_id, e.event_id) e.* FROM e JOIN claimed c "
+           "ON c.client_id = e.client_id AND c.event_id = e.event_id "
+           "ORDER BY e.client_id, e.event_id, e.seq), "
+           "new_events AS (INSERT INTO events (" +
+           events_table.select_list() + ") SELECT " + events_table.select_list() +
+           " FROM fresh), new_deliveries AS (INSERT INTO deliveries (" + delivery_cols +
+           ") SELECT " + deliveries_table.select_list("d") +
+           " FROM json_to_recordset($2::json) AS " +
+           deliveries_table.recordset("d", deliveries_types, "seq integer") +
+           " WHERE d.seq IN (SELECT seq FROM fresh)) SELECT seq FROM fresh"},
       {"event_get",
        "SELECT client_id, event_id, event_type, source_timestamp, payload, source_id, "
        "received_at FROM events WHERE client_id = $1 AND event_id = $2 AND received_day = "
        "(SELECT received_day FROM event_keys WHERE client_id = $1 AND event_id = $2)"},
 
-      {"deliveries_insert", "INSERT INTO deliveries (" + delivery_cols + ") SELECT " +
-                                deliveries_table.select_list("d") +
-                                " FROM json_to_recordset($1::json) AS " +
-                                deliveries_table.recordset("d", deliveries_types)},
       {"deliveries_due",
        "SELECT " + delivery_cols +
            " FROM deliveries WHERE status = 'pending' AND partition = ANY($1::integer[]) "
@@ -1071,42 +1079,44 @@ class pg_store final : public blocking_store {
     return in_transaction<pqxx::work, T>(operation, std::forward<Body>(body));
   }
 
+  /// A write that is one statement: it commits on its own, without BEGIN and COMMIT round trips.
+  template <class T, class Body>
+  result<T> write_one_statement(const std::string& operation, Body&& body) {
+    return in_transaction<pqxx::nontransaction, T>(operation, std::forward<Body>(body));
+  }
+
   /// One attempt at append_events; sets `missing_partition` when an event found no partition.
   result<append_result> append_once(const std::vector<new_event>& batch, bool& missing_partition) {
-    json keys = json::array();
-    for (size_t i = 0; i < batch.size(); ++i) {
-      const event& e = batch[i].ev;
-      keys.push_back({{"seq", i},
-                      {"client_id", e.client_id},
-                      {"event_id", e.event_id},
-                      {"received_day", pg_day_text(pg_day_of(e.received_at))}});
+    json events = json::array();
+    json deliveries = json::array();
+    for (size_t seq = 0; seq < batch.size(); ++seq) {
+      events.push_back(event_to_json(batch[seq].ev));
+      events.back()["seq"] = seq;
+      for (const auto& d : batch[seq].deliveries) {
+        deliveries.push_back(delivery_to_json(d));
+        deliveries.back()["seq"] = seq;
+      }
     }
-    return write<append_result>("append_events", [&](pqxx::work& tx) -> result<append_result> {
-      std::set<std::pair<std::string, std::string>> claimed;
-      for (const auto& row : tx.exec_prepared("event_keys_claim", json_text(keys)))
-        claimed.emplace(row[0].as<std::string>(), row[1].as<std::string>());
-      append_result out;
-      json events = json::array();
-      json deliveries = json::array();
-      for (const auto& item : batch) {
-        // Claimed keys are new; erasing on first use makes later repeats duplicates.
-        bool fresh = claimed.erase({item.ev.client_id, item.ev.event_id}) > 0;
-        out.duplicate.push_back(!fresh);
-        if (!fresh) continue;
-        events.push_back(event_to_json(item.ev));
-        for (const auto& d : item.deliveries) deliveries.push_back(delivery_to_json(d));
-      }
-      if (!events.empty()) {
-        try {
-          tx.exec_prepared("events_insert", json_text(events));
-        } catch (const pqxx::check_violation&) {
-          missing_partition = true;
-          throw;
-        }
-      }
-      if (!deliveries.empty()) tx.exec_prepared("deliveries_insert", json_text(deliveries));
-      return out;
-    });
+    return write_one_statement<append_result>(
+        "append_events", [&](pqxx::nontransaction& tx) -> result<append_result> {
+          append_result out;
+          out.duplicate.assign(batch.size(), true);
+          try {
+            for (const auto& row :
+                 tx.exec_prepared("events_append", json_text(events), json_text(deliveries))) {
+              auto seq = row[0].as<size_t>();
+              if (seq >= batch.size())
+                return error{errc::internal, "append_events: the store returned seq " +
+                                                 std::to_string(seq) + " of a batch of " +
+                                                 std::to_string(batch.size())};
+              out.duplicate[seq] = false;
+            }
+          } catch (const pqxx::check_violation&) {
+            missing_partition = true;
+            throw;
+          }
+          return out;
+        });
   }
 
   /// Creates the event partitions of these days that this process hasn't seen yet.
