@@ -61,6 +61,7 @@ struct options {
   int scale_webhooks = 100'000;
   int scale_active = 10'000;
   double drain_window_s = 60;
+  double settle_limit_s = 60;  // 0: a phase starts right after the one before (no settling)
   bool store_ceiling_only = false;  // measure the store ceilings and nothing else
   int ceiling_batches = 0;          // > 0: each store ceiling runs this many batches, not ceiling_s
 };
@@ -633,7 +634,7 @@ double settle(pid_t pid, double limit_s) {
 // every accepted event's deliveries reached the sink.
 json scenario_max_rate(const options& o, server& srv, sink& receiver, const fleet& f, int fanout,
                        bool batch) {
-  const double settled_s = settle(srv.pid(), 60);
+  const double settled_s = settle(srv.pid(), o.settle_limit_s);
   ingest_plan plan;
   plan.sources = f.sources;
   plan.webhooks = static_cast<int>(f.hooks.size());
@@ -717,7 +718,7 @@ json p99_by_second(const std::vector<double>& latency_ms, const std::vector<doub
 // the healthy webhooks.
 json scenario_latency(const options& o, server& srv, sink& receiver, const fleet& f, double rate,
                       int hang_every, const std::string& what) {
-  const double settled_s = settle(srv.pid(), 60);
+  const double settled_s = settle(srv.pid(), o.settle_limit_s);
   std::unordered_map<std::string, int64_t> due_us;
   ingest_plan plan;
   plan.sources = f.sources;
@@ -1404,6 +1405,9 @@ int main(int argc, char** argv) {
                  "connections of the outbound ceiling (webhookd's per-host cap is 64)");
   app.add_option("--backlog", o.backlog, "pending deliveries written before start (e)");
   app.add_option("--drain-window", o.drain_window_s, "seconds the backlog drain is watched (e)");
+  app.add_option("--settle-limit", o.settle_limit_s,
+                 "most seconds a phase waits for webhookd to settle (0: start right after the "
+                 "phase before, to see a phase right after a burst)");
   app.add_option("--sink-binary", sink_binary, "the webhookd-sink to run");
   app.add_option("--scale-webhooks", o.scale_webhooks, "webhooks registered in (d)");
   app.add_option("--scale-active", o.scale_active, "webhooks receiving events in (d)");
