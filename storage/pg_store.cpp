@@ -530,10 +530,10 @@ std::vector<std::pair<std::string, std::string>> statements() {
        "next_attempt_at = latest.next_attempt_at, last_error = latest.last_error, "
        "updated_at = latest.finished_at FROM " +
            latest_outcomes + " WHERE d.id = latest.delivery_id"},
-      {"attempts_insert", "INSERT INTO delivery_attempts (" + attempts_table.select_list() +
-                              ") SELECT " + attempts_table.select_list("a") +
-                              " FROM json_to_recordset($1::json) AS " +
-                              attempts_table.recordset("a", attempts_types)},
+      {"attempts_insert",
+       "INSERT INTO delivery_attempts (" + attempts_table.select_list() + ") SELECT " +
+           attempts_table.select_list("a") + " FROM json_to_recordset($1::json) AS " +
+           attempts_table.recordset("a", attempts_types) + " ON CONFLICT DO NOTHING"},
       {"outcomes_to_dlq",
        "INSERT INTO dlq (" + dlq_cols +
            ") SELECT d.id, d.client_id, d.webhook_id, d.event_id, d.event_type, "

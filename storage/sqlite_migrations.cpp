@@ -138,6 +138,16 @@ DROP INDEX deliveries_due;
 CREATE INDEX deliveries_due ON deliveries ("partition", next_attempt_at) WHERE status = 'pending';
 )sql";
 
+// One attempt per (delivery, attempt number), as on PostgreSQL (its primary key), so recording an
+// outcome again keeps the stored attempt (record_attempts retries a batch whole). Copies a retry
+// may have left before are dropped, the first one kept.
+constexpr const char* schema_v5 = R"sql(
+DELETE FROM delivery_attempts WHERE rowid NOT IN
+  (SELECT MIN(rowid) FROM delivery_attempts GROUP BY delivery_id, attempt_no);
+DROP INDEX delivery_attempts_by_delivery;
+CREATE UNIQUE INDEX delivery_attempts_by_delivery ON delivery_attempts (delivery_id, attempt_no);
+)sql";
+
 constexpr const char* create_migrations_table =
     "CREATE TABLE IF NOT EXISTS schema_migrations "
     "(version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)";
@@ -163,7 +173,7 @@ void apply(connection& conn, const migration& step) {
 }  // namespace
 
 std::vector<migration> migrations() {
-  return {{1, schema_v1}, {2, schema_v2}, {3, schema_v3}, {4, schema_v4}};
+  return {{1, schema_v1}, {2, schema_v2}, {3, schema_v3}, {4, schema_v4}, {5, schema_v5}};
 }
 
 int applied_version(connection& conn) {

@@ -372,7 +372,9 @@ class sqlite_store final : public blocking_store {
           "UPDATE deliveries SET status = CASE WHEN status = 'cancelled' "
           "THEN 'cancelled' ELSE ?2 END, attempts = ?3, next_attempt_at = ?4, "
           "last_error = ?5, updated_at = ?6 WHERE id = ?1";
-      static const std::string insert_attempt_sql = sqlite::insert_sql(sqlite::attempts_table);
+      // An attempt already stored is kept: a batch can be retried whole.
+      static const std::string insert_attempt_sql =
+          sqlite::insert_sql(sqlite::attempts_table) + " ON CONFLICT DO NOTHING";
       transaction tx(*conn_);
       // The outcomes outlive every step: bind their text without copies.
       auto update_delivery = conn_->prepare(update_delivery_sql);

@@ -132,6 +132,30 @@ TEST_CASE("the due index holds pending deliveries only", "[sqlite]") {
         "partition,next_attempt_at");
 }
 
+TEST_CASE("migration 5 keeps one attempt per delivery and number, the first", "[sqlite]") {
+  temp_dir dir;
+  auto path = dir.file("store.db");
+  open_ok(path);
+  // The file as version 4 left it: a plain index, and copies of one attempt.
+  raw_query(path, "DROP INDEX delivery_attempts_by_delivery");
+  raw_query(path,
+            "CREATE INDEX delivery_attempts_by_delivery ON delivery_attempts (delivery_id, "
+            "attempt_no)");
+  raw_query(path, "DELETE FROM schema_migrations WHERE version = 5");
+  for (auto excerpt : {"first", "copy", "other"})
+    raw_query(path, std::string("INSERT INTO delivery_attempts VALUES ('dl_1', ") +
+                        (excerpt == std::string("other") ? "2" : "1") + ", 0, 0, 200, '', '" +
+                        excerpt + "')");
+
+  open_ok(path);
+  CHECK(raw_query(path,
+                  "SELECT group_concat(response_excerpt) FROM (SELECT response_excerpt "
+                  "FROM delivery_attempts ORDER BY attempt_no)") == "first,other");
+  CHECK(raw_query(path,
+                  "SELECT \"unique\" FROM pragma_index_list('delivery_attempts') "
+                  "WHERE name = 'delivery_attempts_by_delivery'") == "1");
+}
+
 TEST_CASE("a path that can't be written fails at open with unavailable", "[sqlite]") {
   temp_dir dir;
   std::ofstream(dir.file("plain-file")) << "not a directory";

@@ -91,6 +91,8 @@ class blocking_store {
   /// Records attempts and their deliveries' new states in one transaction; outcomes whose new
   /// status is `failed` also create their DLQ entry. A cancelled delivery (its webhook was
   /// deleted) keeps status `cancelled` and gets no DLQ entry; its attempt is still recorded.
+  /// Recording an outcome again is harmless (an attempt already stored is kept), so a batch whose
+  /// commit went unanswered (a connection lost after COMMIT) can be retried whole.
   virtual status record_attempts(const std::vector<attempt_outcome>& outcomes) = 0;
   virtual result<delivery> get_delivery(const std::string& client_id, const std::string& id) = 0;
   /// One webhook's deliveries, newest first; `after` is the id of the last row of the previous

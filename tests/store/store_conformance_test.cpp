@@ -1336,6 +1336,27 @@ TEST_CASE_METHOD(store_fixture, "the attempt feed returns a client's attempts in
 // ------------------------------------------------------------------------------------------------
 // Concurrency
 
+TEST_CASE_METHOD(store_fixture, "recording outcomes again keeps one attempt each", "[store]") {
+  auto w = add_webhook(client_a);
+  const delivery d1 = add_event(client_a, {w}).deliveries[0];
+  const delivery d2 = add_event(client_a, {w}).deliveries[0];
+  const int64_t t = now();
+  auto o1 = make_outcome(d1, 1, delivery_status::succeeded, t + 1);
+  auto o2 = make_outcome(d2, 1, delivery_status::failed, t + 2, 0, "client error 400");
+  o2.att.status_code = 400;
+  STORE_OK(store().record_attempts({o1, o2}));
+  // A retry of a batch whose commit went unanswered.
+  STORE_OK(store().record_attempts({o1, o2}));
+
+  check_state(STORE_OK(store().get_delivery(client_a, d1.id)), delivery_status::succeeded, 1);
+  check_state(STORE_OK(store().get_delivery(client_a, d2.id)), delivery_status::failed, 1);
+  auto attempts1 = STORE_OK(store().list_attempts(client_a, d1.id));
+  REQUIRE(attempts1.size() == 1);
+  check_same(attempts1[0], o1.att);
+  CHECK(STORE_OK(store().list_attempts(client_a, d2.id)).size() == 1);
+  CHECK(STORE_OK(store().count_dlq()) == 1);
+}
+
 TEST_CASE_METHOD(store_fixture, "concurrent append_events store each event exactly once",
                  "[store]") {
   constexpr int threads = 4;
