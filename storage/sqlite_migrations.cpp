@@ -139,8 +139,8 @@ CREATE INDEX deliveries_due ON deliveries ("partition", next_attempt_at) WHERE s
 )sql";
 
 // One attempt per (delivery, attempt number), as on PostgreSQL (its primary key), so recording an
-// outcome again keeps the stored attempt (record_attempts retries a batch whole). Copies a retry
-// may have left before are dropped, the first one kept.
+// outcome again keeps the stored attempt. None should have copies (a batch was one transaction);
+// any that do keep the first, or the unique index could not be made.
 constexpr const char* schema_v5 = R"sql(
 DELETE FROM delivery_attempts WHERE rowid NOT IN
   (SELECT MIN(rowid) FROM delivery_attempts GROUP BY delivery_id, attempt_no);
