@@ -25,6 +25,7 @@ struct endpoint_actor_state {
   uint64_t load_generation = 0;
   bool load_backoff_armed = false;
   std::chrono::milliseconds load_backoff{0};
+  bool awaiting_room = false;  // asked the store writer for room (back-pressure)
   std::vector<caf::typed_response_promise<caf::ok_atom>> drains;
 };
 
@@ -90,6 +91,7 @@ void record_outcome(endpoint_pointer self, attempt_outcome outcome) {
                          0};
     }
   }
+  if (st.deps.backlog) st.deps.backlog->sent();
   self->request(st.deps.writer, caf::infinite, record_atom::value, std::move(outcome))
       .then(
           [self, id, parked](caf::ok_atom) {
@@ -248,12 +250,39 @@ void check_drain(endpoint_pointer self) {
   st.drains.clear();
 }
 
+/// Whether new attempts may start: the store writer is not too far behind (docs/engine.md,
+/// "Back-pressure from the store writer"). While it is, the endpoint asks it for room once, and
+/// its answer pumps again; no timer runs meanwhile.
+bool writer_has_room(endpoint_pointer self) {
+  auto& st = self->state;
+  if (!st.deps.backlog || !st.deps.backlog->full()) return true;
+  if (st.awaiting_room) return false;
+  st.awaiting_room = true;
+  self->request(st.deps.writer, caf::infinite, room_atom::value)
+      .then(
+          [self](caf::ok_atom) {
+            self->state.awaiting_room = false;
+            pump(self);
+          },
+          [self](caf::error& err) {
+            // The writer is gone: the next message pumps (and asks) again.
+            self->state.awaiting_room = false;
+            if (self->state.deps.log)
+              self->state.deps.log->error("webhook {}: the store writer gave no room: {}",
+                                          self->state.core->config().id,
+                                          self->system().render(err));
+          });
+  return false;
+}
+
 void pump(endpoint_pointer self) {
   auto& st = self->state;
   int64_t now = now_ms(self);
   if (!st.load_backoff_armed && st.core->wants_load()) start_load(self);
-  for (const auto& start : st.core->start_due(now)) send_attempt(self, start);
-  schedule_wake(self, st.core->next_wake(now), now);
+  if (writer_has_room(self)) {
+    for (const auto& start : st.core->start_due(now)) send_attempt(self, start);
+    schedule_wake(self, st.core->next_wake(now), now);
+  }
   check_drain(self);
   check_idle(self);
   const auto& core = *st.core;

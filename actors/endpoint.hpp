@@ -53,6 +53,8 @@ struct endpoint_deps {
   endpoint_settings settings;
   http_client_actor http;
   store_writer_actor writer;
+  /// The writer's outstanding outcomes: no new attempt starts while it is full. May be null.
+  std::shared_ptr<record_backlog> backlog;
   loader_actor loader;
   dlq_actor dlq;          ///< may be invalid (tests)
   manager_actor manager;  ///< may be invalid: a disable then only stops this actor's attempts

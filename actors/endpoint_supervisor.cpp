@@ -77,6 +77,7 @@ endpoint_entry& spawn_for(supervisor_pointer self, const std::string& webhook_id
   d.settings = st.deps.settings.endpoint;
   d.http = st.deps.http;
   d.writer = st.deps.writer;
+  d.backlog = st.deps.backlog;
   d.loader = st.deps.loader;
   d.dlq = st.deps.dlq;
   d.manager = st.deps.manager;

@@ -159,6 +159,8 @@ struct supervisor_deps {
   std::vector<webhook> webhooks;
   http_client_actor http;
   store_writer_actor writer;
+  /// The writer's outstanding outcomes, handed to every endpoint; may be null.
+  std::shared_ptr<record_backlog> backlog;
   loader_actor loader;
   dlq_actor dlq;          ///< may be invalid; the supervisor registers as its replay target
   manager_actor manager;  ///< may be invalid; endpoints disable failing webhooks through it

@@ -25,7 +25,9 @@ struct endpoint_rig {
   std::unique_ptr<caf::actor_system> sys = std::make_unique<caf::actor_system>(*cfg);
   std::shared_ptr<scripted_receiver> receiver = std::make_shared<scripted_receiver>();
   http_client_actor http = spawn_scripted_http(*sys, receiver);
-  store_writer_actor writer = spawn_store_writer(*sys, store_writer_deps{db.get(), nullptr, {}});
+  std::shared_ptr<record_backlog> backlog = std::make_shared<record_backlog>(4);
+  store_writer_actor writer =
+      spawn_store_writer(*sys, store_writer_deps{db.get(), nullptr, {}, nullptr, backlog});
   loader_actor loader = spawn_loader(*sys, loader_deps{db.get(), &clock, nullptr, 1, nullptr});
   dlq_actor dlq = spawn_dlq(*sys, dlq_deps{loader, &clock, nullptr, {}});
   manager_actor manager;
@@ -48,6 +50,7 @@ struct endpoint_rig {
     d.settings = settings;
     d.http = http;
     d.writer = writer;
+    d.backlog = backlog;
     d.loader = loader;
     d.dlq = dlq;
     d.manager = manager;
@@ -270,4 +273,35 @@ TEST_CASE("endpoint drain waits for in-flight attempts and their records, then s
   auto st = state_of(self, e);
   CHECK(st.draining);
   CHECK(st.in_flight == 0);
+}
+
+TEST_CASE("endpoint starts no attempt while the store writer is behind, and goes on given room",
+          "[unit]") {
+  endpoint_rig rig;
+  auto w = add_test_webhook(rig.db.store(), "wh_held");
+  auto other = add_test_webhook(rig.db.store(), "wh_other");
+  auto jobs = add_test_events(rig.db.store(), {w}, 3, "held");
+  auto other_job = add_test_events(rig.db.store(), {other}, 1, "other").at(0);
+  // Four outcomes of other endpoints are outstanding: the backlog (limit 4) is full.
+  for (int i = 0; i < 4; ++i) rig.backlog->sent();
+  caf::scoped_actor self{*rig.sys};
+  auto e = rig.start(w);
+  REQUIRE(wait_until([&] { return state_of(self, e).queued_standard == jobs.size(); }));
+  CHECK_FALSE(rig.receiver->wait_for(1, std::chrono::milliseconds(100)));
+
+  // Three of them are answered elsewhere; when the writer answers the fourth (a real one), at
+  // most half the limit is outstanding and the waiting endpoint gets room.
+  rig.backlog->answered(3);
+  attempt_outcome done;
+  done.att.delivery_id = other_job.row.id;
+  done.att.attempt_no = 1;
+  done.att.started_at = rig.clock.now_ms();
+  done.att.status_code = 200;
+  done.new_status = delivery_status::succeeded;
+  self->request(rig.writer, std::chrono::seconds(10), record_atom::value, done)
+      .receive([](caf::ok_atom) {}, [&](caf::error& err) { FAIL(caf::to_string(err)); });
+  REQUIRE(wait_until(
+      [&] { return all_have_status(rig.db.store(), jobs, delivery_status::succeeded); }));
+  CHECK(rig.receiver->snapshot().size() == jobs.size());
+  CHECK(rig.backlog->outstanding() == 0);
 }

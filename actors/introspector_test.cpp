@@ -41,6 +41,7 @@ store_writer_actor::behavior_type stuck_writer(
   return {
       [](record_atom, const attempt_outcome&) { return caf::ok_atom::value; },
       [](sync_atom) { return caf::ok_atom::value; },
+      [](room_atom) { return caf::ok_atom::value; },
       [self](state_atom) -> caf::result<store_writer_stats> {
         self->state.held.push_back(self->make_response_promise<store_writer_stats>());
         return self->state.held.back();

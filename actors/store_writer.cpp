@@ -34,6 +34,7 @@ struct store_writer_state {
   store_writer_deps deps;
   std::deque<queued_outcome> queue;
   std::deque<sync_waiter> syncs;
+  std::vector<caf::typed_response_promise<caf::ok_atom>> room_waiters;
   uint64_t last_seq = 0;
   uint64_t timer_generation = 0;
   bool timer_armed = false;
@@ -73,6 +74,17 @@ void arm_timer(writer_pointer self, std::chrono::milliseconds delay) {
   self->delayed_send(self, delay, flush_atom::value, ++st.timer_generation);
 }
 
+/// Counts `n` answered outcomes out of the backlog and gives room to the endpoints waiting for
+/// it once there is.
+void count_answered(writer_pointer self, std::size_t n) {
+  auto& st = self->state;
+  if (!st.deps.backlog) return;
+  st.deps.backlog->answered(n);
+  if (st.room_waiters.empty() || !st.deps.backlog->has_room()) return;
+  for (auto& waiter : st.room_waiters) waiter.deliver(caf::ok_atom::value);
+  st.room_waiters.clear();
+}
+
 void answer_syncs(writer_pointer self) {
   auto& st = self->state;
   uint64_t answered_upto = st.queue.empty() ? st.last_seq : st.queue.front().seq - 1;
@@ -91,6 +103,7 @@ void commit_front(writer_pointer self, std::size_t n) {
   }
   st.stats.recorded += n;
   st.stats.transactions += 1;
+  count_answered(self, n);
 }
 
 /// Writes the first `n` queued outcomes one by one after their batch was refused for its rows.
@@ -112,6 +125,7 @@ bool write_one_by_one(writer_pointer self, std::size_t n) {
     front.promise.deliver(make_store_error(single.err()));
     st.queue.pop_front();
     st.stats.rejected += 1;
+    count_answered(self, 1);
   }
   return true;
 }
@@ -165,9 +179,12 @@ void final_flush(writer_pointer self) {
         "deliveries stay pending and will be delivered again)",
         st.queue.size());
   for (auto& q : st.queue) q.promise.deliver(caf::make_error(caf::sec::request_receiver_down));
+  count_answered(self, st.queue.size());
   st.queue.clear();
   for (auto& s : st.syncs) s.promise.deliver(caf::make_error(caf::sec::request_receiver_down));
   st.syncs.clear();
+  for (auto& w : st.room_waiters) w.deliver(caf::make_error(caf::sec::request_receiver_down));
+  st.room_waiters.clear();
 }
 
 store_writer_actor::behavior_type store_writer_behavior(writer_pointer self,
@@ -195,6 +212,13 @@ store_writer_actor::behavior_type store_writer_behavior(writer_pointer self,
         auto rp = self->make_response_promise<caf::ok_atom>();
         st.syncs.push_back(sync_waiter{st.last_seq, rp});
         if (!st.timer_armed) arm_timer(self, st.deps.settings.flush_delay);
+        return rp;
+      },
+      [self](room_atom) -> caf::result<caf::ok_atom> {
+        auto& st = self->state;
+        if (!st.deps.backlog || st.deps.backlog->has_room()) return caf::ok_atom::value;
+        auto rp = self->make_response_promise<caf::ok_atom>();
+        st.room_waiters.push_back(rp);
         return rp;
       },
       [self](state_atom) -> store_writer_stats {

@@ -247,6 +247,51 @@ TEST_CASE("store_writer keeps outcomes through a store outage and writes them wh
   sys.await_all_actors_done();
 }
 
+TEST_CASE("store_writer gives room once at most half its backlog limit is outstanding", "[unit]") {
+  temp_store db;
+  outage_store store(db.store());
+  auto w = add_test_webhook(db.store(), "wh_room");
+  auto jobs = add_test_events(db.store(), {w}, 6, "room");
+  auto cfg = make_actor_config();
+  caf::actor_system sys{*cfg};
+  {
+    store_writer_settings settings;
+    settings.min_backoff = std::chrono::milliseconds(5);
+    settings.max_backoff = std::chrono::milliseconds(20);
+    auto backlog = std::make_shared<record_backlog>(4);
+    auto writer =
+        spawn_store_writer(sys, store_writer_deps{&store, nullptr, settings, nullptr, backlog});
+    caf::scoped_actor self{sys};
+    // Room at once while nothing is outstanding.
+    self->request(writer, std::chrono::seconds(5), room_atom::value)
+        .receive([](caf::ok_atom) {}, [&](caf::error& err) { FAIL(caf::to_string(err)); });
+
+    store.down = true;
+    int64_t now = system_clock_source{}.now_ms();
+    for (const auto& job : jobs) {
+      backlog->sent();
+      self->send(writer, record_atom::value, success_of(job, now));
+    }
+    CHECK(backlog->full());
+    // Asked while full: no answer (a plain send gets its answer as a message, like the records).
+    self->send(writer, room_atom::value);
+    REQUIRE(wait_until([&] { return store.failed_calls.load() >= 2; }));
+    self->receive([](caf::ok_atom) { FAIL("answered during the outage"); },
+                  caf::after(std::chrono::milliseconds(50)) >> [] {});
+
+    store.down = false;
+    // Six record answers and the room answer, in some order.
+    for (std::size_t i = 0; i < jobs.size() + 1; ++i)
+      self->receive([](caf::ok_atom) {},
+                    [&](caf::error& err) { FAIL("record: " << caf::to_string(err)); },
+                    caf::after(std::chrono::seconds(10)) >> [&] { FAIL("no answer"); });
+    CHECK(backlog->outstanding() == 0);
+    CHECK_FALSE(backlog->full());
+    self->send_exit(writer, caf::exit_reason::user_shutdown);
+  }
+  sys.await_all_actors_done();
+}
+
 TEST_CASE("store_writer answers an outcome whose delivery is gone with an error, the rest ok",
           "[unit]") {
   temp_store db;

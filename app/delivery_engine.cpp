@@ -32,8 +32,9 @@ delivery_engine_start delivery_engine::start_blocking(
   std::shared_ptr<const commit_metrics> writer_metrics;
   if (settings.metrics)
     writer_metrics = commit_metrics::create(*settings.metrics, commit_writer::attempts);
+  auto backlog = std::make_shared<record_backlog>(settings.writer.max_outstanding);
   engine->writer_ = spawn_store_writer(
-      system, store_writer_deps{&store, log, settings.writer, std::move(writer_metrics)});
+      system, store_writer_deps{&store, log, settings.writer, std::move(writer_metrics), backlog});
   engine->loader_ = spawn_loader(
       system, loader_deps{&store, &clock, log, settings.loader_workers, engine->stopping_});
   engine->dlq_ = spawn_dlq(system, dlq_deps{engine->loader_, &clock, log, settings.dlq});
@@ -48,6 +49,7 @@ delivery_engine_start delivery_engine::start_blocking(
   sup.webhooks = std::move(webhooks.value());
   sup.http = engine->http_;
   sup.writer = engine->writer_;
+  sup.backlog = std::move(backlog);
   sup.loader = engine->loader_;
   sup.dlq = engine->dlq_;
   sup.manager = manager;
