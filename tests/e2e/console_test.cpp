@@ -99,9 +99,12 @@ struct console_world {
           json failing_node = endpoint_of(tree, failing.id);
           json a = endpoint_of(tree, ok_a.id);
           json b = endpoint_of(tree, ok_b.id);
+          // An endpoint counts a success before the store writer commits it, and the writer
+          // answers for the tree in parallel: wait for its 18 outcomes as well.
           return !a.is_null() && !b.is_null() && !failing_node.is_null() &&
                  a.at("succeeded") == 6 && b.at("succeeded") == 9 &&
-                 !failing_node.at("last_error").is_null() && failing_node.at("waiting") == 3;
+                 !failing_node.at("last_error").is_null() && failing_node.at("waiting") == 3 &&
+                 tree.at("store_writer").value("recorded", 0) >= 18;
         },
         delivery_timeout);
     INFO("last tree: " << tree.dump(2));
