@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <optional>
 #include <random>
 #include <utility>
 
@@ -33,6 +34,15 @@ delivery_engine_start delivery_engine::start_blocking(
   if (settings.metrics)
     writer_metrics = commit_metrics::create(*settings.metrics, commit_writer::attempts);
   auto backlog = std::make_shared<record_backlog>(settings.writer.max_outstanding);
+  if (settings.metrics) {
+    settings.metrics->add_gauge_reader(
+        "webhookd_attempt_outcomes_outstanding",
+        "Attempt outcomes sent to the store writer and not yet written; endpoints start no "
+        "attempt while there are max_outstanding (back-pressure).",
+        [backlog]() -> std::optional<double> {
+          return static_cast<double>(backlog->outstanding());
+        });
+  }
   engine->writer_ = spawn_store_writer(
       system, store_writer_deps{&store, log, settings.writer, std::move(writer_metrics), backlog});
   engine->loader_ = spawn_loader(
