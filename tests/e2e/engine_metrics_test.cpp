@@ -264,6 +264,7 @@ const std::vector<std::pair<std::string, std::string>> expected_families{
     {"webhookd_delivery_e2e_seconds", "histogram"},
     {"webhookd_queue_depth", "gauge"},
     {"webhookd_deliveries_in_flight", "gauge"},
+    {"webhookd_attempt_outcomes_outstanding", "gauge"},
     {"webhookd_endpoint_actors", "gauge"},
     {"webhookd_circuits_open", "gauge"},
     {"webhookd_dlq_size", "gauge"},
@@ -397,6 +398,10 @@ TEST_CASE("GET /metrics counts what ingestion and delivery did, exactly", "[e2e]
   CHECK(delta(mid, "webhookd_store_commit_failures_total", {{"writer", "attempts"}}) == 0);
   CHECK(mid.get("webhookd_dlq_size") == 1);
   CHECK(mid.get("webhookd_deliveries_in_flight") == 0);
+  // Every outcome is written: none is outstanding at the store writer (the gauge drops as the
+  // writer answers, just after its commit is measured).
+  CHECK(wait_until([&] { return scrape(world).get("webhookd_attempt_outcomes_outstanding") == 0; },
+                   settle_timeout));
   CHECK(queued_total(mid) == 0);
   CHECK(mid.get("webhookd_circuits_open") == 0);
   // At most one per webhook (an actor starts when its webhook is created; idle ones stop).
