@@ -154,6 +154,14 @@ attempt_outcome success_of(const delivery_job& job, int64_t at) {
   return o;
 }
 
+/// Retries a few ms apart: a test's store outage lasts milliseconds.
+store_writer_settings fast_retries() {
+  store_writer_settings settings;
+  settings.min_backoff = std::chrono::milliseconds(5);
+  settings.max_backoff = std::chrono::milliseconds(40);
+  return settings;
+}
+
 store_writer_stats stats_of(caf::scoped_actor& self, const store_writer_actor& writer) {
   store_writer_stats out;
   self->request(writer, std::chrono::seconds(5), state_atom::value)
@@ -216,10 +224,7 @@ TEST_CASE("store_writer keeps outcomes through a store outage and writes them wh
   auto cfg = make_actor_config();
   caf::actor_system sys{*cfg};
   {
-    store_writer_settings settings;
-    settings.min_backoff = std::chrono::milliseconds(5);
-    settings.max_backoff = std::chrono::milliseconds(40);
-    auto writer = spawn_store_writer(sys, store_writer_deps{&store, nullptr, settings});
+    auto writer = spawn_store_writer(sys, store_writer_deps{&store, nullptr, fast_retries()});
     caf::scoped_actor self{sys};
     store.down = true;
     int64_t now = system_clock_source{}.now_ms();
@@ -255,12 +260,9 @@ TEST_CASE("store_writer gives room once at most half its backlog limit is outsta
   auto cfg = make_actor_config();
   caf::actor_system sys{*cfg};
   {
-    store_writer_settings settings;
-    settings.min_backoff = std::chrono::milliseconds(5);
-    settings.max_backoff = std::chrono::milliseconds(20);
     auto backlog = std::make_shared<record_backlog>(4);
-    auto writer =
-        spawn_store_writer(sys, store_writer_deps{&store, nullptr, settings, nullptr, backlog});
+    auto writer = spawn_store_writer(
+        sys, store_writer_deps{&store, nullptr, fast_retries(), nullptr, backlog});
     caf::scoped_actor self{sys};
     // Room at once while nothing is outstanding.
     self->request(writer, std::chrono::seconds(5), room_atom::value)
