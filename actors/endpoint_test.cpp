@@ -25,6 +25,7 @@ struct endpoint_rig {
   std::unique_ptr<caf::actor_system> sys = std::make_unique<caf::actor_system>(*cfg);
   std::shared_ptr<scripted_receiver> receiver = std::make_shared<scripted_receiver>();
   http_client_actor http = spawn_scripted_http(*sys, receiver);
+  // A small limit, so every endpoint test also runs the back-pressure's hand-offs.
   std::shared_ptr<record_backlog> backlog = std::make_shared<record_backlog>(4);
   store_writer_actor writer =
       spawn_store_writer(*sys, store_writer_deps{db.get(), nullptr, {}, nullptr, backlog});

@@ -74,9 +74,10 @@ void arm_timer(writer_pointer self, std::chrono::milliseconds delay) {
   self->delayed_send(self, delay, flush_atom::value, ++st.timer_generation);
 }
 
-/// Counts `n` answered outcomes out of the backlog and gives room to the endpoints waiting for
-/// it once there is.
-void count_answered(writer_pointer self, std::size_t n) {
+/// Counts `n` outcomes out of the backlog, before they are answered (an endpoint that hears
+/// its answer sees the backlog without it), and gives room to the endpoints waiting for it
+/// once there is.
+void count_out(writer_pointer self, std::size_t n) {
   auto& st = self->state;
   if (!st.deps.backlog) return;
   st.deps.backlog->answered(n);
@@ -97,13 +98,13 @@ void answer_syncs(writer_pointer self) {
 /// Answers the first `n` queued outcomes as committed.
 void commit_front(writer_pointer self, std::size_t n) {
   auto& st = self->state;
+  count_out(self, n);
   for (std::size_t i = 0; i < n; ++i) {
     st.queue.front().promise.deliver(caf::ok_atom::value);
     st.queue.pop_front();
   }
   st.stats.recorded += n;
   st.stats.transactions += 1;
-  count_answered(self, n);
 }
 
 /// Writes the first `n` queued outcomes one by one after their batch was refused for its rows.
@@ -122,10 +123,10 @@ bool write_one_by_one(writer_pointer self, std::size_t n) {
     if (st.deps.log)
       st.deps.log->error("store_writer: outcome of delivery {} refused: {}",
                          front.outcome.att.delivery_id, single.err().message);
+    count_out(self, 1);
     front.promise.deliver(make_store_error(single.err()));
     st.queue.pop_front();
     st.stats.rejected += 1;
-    count_answered(self, 1);
   }
   return true;
 }
@@ -178,8 +179,8 @@ void final_flush(writer_pointer self) {
         "store_writer: stopping with {} attempt outcomes unwritten (their "
         "deliveries stay pending and will be delivered again)",
         st.queue.size());
+  count_out(self, st.queue.size());
   for (auto& q : st.queue) q.promise.deliver(caf::make_error(caf::sec::request_receiver_down));
-  count_answered(self, st.queue.size());
   st.queue.clear();
   for (auto& s : st.syncs) s.promise.deliver(caf::make_error(caf::sec::request_receiver_down));
   st.syncs.clear();

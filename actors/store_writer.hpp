@@ -41,7 +41,8 @@ using room_atom = caf::atom_constant<caf::atom("room")>;
 
 /// The outcomes sent to the store writer and not answered yet, shared by the writer and the
 /// endpoint actors: the back-pressure of docs/engine.md ("Back-pressure from the store writer").
-/// An endpoint counts an outcome in as it sends it, the writer counts it out as it answers it.
+/// An endpoint counts an outcome in as it sends it, the writer counts it out as it answers it
+/// (just before, so an answered outcome is never still counted).
 /// While `limit` or more are outstanding, endpoints start no new attempt and ask the writer for
 /// room (`room_atom`), which it gives once at most half the limit are outstanding. So deliveries
 /// never run more than `limit` outcomes ahead of the store: the backlog a burst leaves behind

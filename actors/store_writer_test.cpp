@@ -287,7 +287,7 @@ TEST_CASE("store_writer gives room once at most half its backlog limit is outsta
       self->receive([](caf::ok_atom) {},
                     [&](caf::error& err) { FAIL("record: " << caf::to_string(err)); },
                     caf::after(std::chrono::seconds(10)) >> [&] { FAIL("no answer"); });
-    // Counted out just after the answers are sent.
+    // Counted out before the answers were sent.
     CHECK(wait_until([&] { return backlog->outstanding() == 0; }));
     CHECK_FALSE(backlog->full());
     self->send_exit(writer, caf::exit_reason::user_shutdown);
