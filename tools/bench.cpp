@@ -61,9 +61,10 @@ struct options {
   int scale_webhooks = 100'000;
   int scale_active = 10'000;
   double drain_window_s = 60;
-  double settle_limit_s = 60;  // 0: a phase starts right after the one before (no settling)
+  double settle_limit_s = 60;       // 0: a phase starts right after the one before (no settling)
   bool store_ceiling_only = false;  // measure the store ceilings and nothing else
   int ceiling_batches = 0;          // > 0: each store ceiling runs this many batches, not ceiling_s
+  std::vector<std::string> server_args;  // added to every `webhookd serve` the bench starts
 };
 
 bool has_scenario(const options& o, const std::string& name) {
@@ -813,7 +814,7 @@ json scenario_backlog(const options& o, const std::string& backend, sink& receiv
   int64_t base = receiver.total();
   int64_t spawn_unix_ms = unix_now_us() / 1000;
   auto spawn = steady::now();
-  server srv(where.url());
+  server srv(where.url(), o.server_args);
   double listening_s = seconds_since(spawn);
   // Wait for the first delivery (at most 60 s), then drain for the window.
   std::optional<double> first_s;
@@ -958,7 +959,7 @@ json scenario_scale(const options& o, const std::string& backend, sink& receiver
     std::filesystem::remove_all(shm_dir, ec);
   }
   auto spawn = steady::now();
-  server srv(where.url());
+  server srv(where.url(), o.server_args);
   out["listening_after_s"] = seconds_since(spawn);
   out["rss_after_start_kib"] = srv.memory_kib().second;
   std::unordered_map<std::string, int64_t> due_us;
@@ -1014,7 +1015,7 @@ json run_store(const options& o, const std::string& backend, sink& receiver,
   if (has_scenario(o, "a") || has_scenario(o, "b") || has_scenario(o, "c")) {
     scratch_store where(backend);
     section("store " + backend + ": starting webhookd");
-    server srv(where.url());
+    server srv(where.url(), o.server_args);
     section("store " + backend + ": webhookd pid " + std::to_string(srv.pid()) + " at " +
             srv.base_url());
     auto f = register_fleet(srv, receiver, o.webhooks);
@@ -1333,7 +1334,8 @@ int run(const options& o, const std::string& sink_binary) {
                         {"backlog", o.backlog},
                         {"scale_webhooks", o.scale_webhooks},
                         {"scale_active", o.scale_active},
-                        {"scenarios", o.scenarios}};
+                        {"scenarios", o.scenarios},
+                        {"server_args", o.server_args}};
   if (o.store_ceiling_only) return run_store_ceilings(o, report);
   auto sink_secret = new_signing_secret();
   if (!sink_secret) throw std::runtime_error("new_signing_secret failed");
@@ -1409,6 +1411,9 @@ int main(int argc, char** argv) {
                  "most seconds a phase waits for webhookd to settle (0: start right after the "
                  "phase before, to see a phase right after a burst)");
   app.add_option("--sink-binary", sink_binary, "the webhookd-sink to run");
+  app.add_option("--server-arg", o.server_args,
+                 "a flag for every webhookd the bench starts (repeatable; e.g. "
+                 "--server-arg=--http-threads=16)");
   app.add_option("--scale-webhooks", o.scale_webhooks, "webhooks registered in (d)");
   app.add_option("--scale-active", o.scale_active, "webhooks receiving events in (d)");
   app.add_flag("--store-ceiling-only", o.store_ceiling_only,
