@@ -223,8 +223,14 @@ store_writer_actor::behavior_type store_writer_behavior(writer_pointer self,
         return rp;
       },
       [self](state_atom) -> store_writer_stats {
-        auto stats = self->state.stats;
-        stats.queued = self->state.queue.size();
+        auto& st = self->state;
+        auto stats = st.stats;
+        stats.queued = st.queue.size();
+        if (const auto& backlog = st.deps.backlog) {
+          stats.outstanding = backlog->outstanding();
+          stats.outstanding_limit = backlog->limit();
+        }
+        stats.held_endpoints = st.room_waiters.size();
         return stats;
       },
       [self](flush_atom, uint64_t generation) {

@@ -58,6 +58,7 @@ class record_backlog {
   bool full() const { return outstanding() >= limit_; }
   /// Waiting attempts may go on.
   bool has_room() const { return outstanding() <= limit_ / 2; }
+  uint64_t limit() const { return limit_; }
 
  private:
   const uint64_t limit_;
@@ -71,12 +72,17 @@ struct store_writer_stats {
   uint64_t transactions = 0;  ///< committed record_attempts calls
   uint64_t failures = 0;      ///< failed record_attempts calls (each retried or split)
   uint64_t rejected = 0;      ///< outcomes answered with an error (their delivery is gone)
+  /// The backlog (record_backlog): outcomes sent by endpoints and not yet answered, the limit at
+  /// which endpoints hold new attempts (0: no back-pressure), and the endpoints holding now.
+  uint64_t outstanding = 0;
+  uint64_t outstanding_limit = 0;
+  uint64_t held_endpoints = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, store_writer_stats& x) {
   return f(caf::meta::type_name("store_writer_stats"), x.queued, x.recorded, x.transactions,
-           x.failures, x.rejected);
+           x.failures, x.rejected, x.outstanding, x.outstanding_limit, x.held_endpoints);
 }
 
 /// The writer's protocol:

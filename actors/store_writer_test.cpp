@@ -280,6 +280,11 @@ TEST_CASE("store_writer gives room once at most half its backlog limit is outsta
     REQUIRE(wait_until([&] { return store.failed_calls.load() >= 2; }));
     self->receive([](caf::ok_atom) { FAIL("answered during the outage"); },
                   caf::after(std::chrono::milliseconds(50)) >> [] {});
+    // The writer's state shows the hold: what is outstanding, the limit, one endpoint waiting.
+    store_writer_stats held = stats_of(self, writer);
+    CHECK(held.outstanding == jobs.size());
+    CHECK(held.outstanding_limit == 4);
+    CHECK(held.held_endpoints == 1);
 
     store.down = false;
     // Six record answers and the room answer, in some order.
@@ -290,6 +295,9 @@ TEST_CASE("store_writer gives room once at most half its backlog limit is outsta
     // Counted out before the answers were sent.
     CHECK(wait_until([&] { return backlog->outstanding() == 0; }));
     CHECK_FALSE(backlog->full());
+    store_writer_stats released = stats_of(self, writer);
+    CHECK(released.outstanding == 0);
+    CHECK(released.held_endpoints == 0);
     self->send_exit(writer, caf::exit_reason::user_shutdown);
   }
   sys.await_all_actors_done();

@@ -47,6 +47,8 @@ const std::vector<setting_def>& setting_defs() {
       {"log-level", "WEBHOOKD_LOG_LEVEL", "info", "trace, debug, info, warn, error, critical, off"},
       {"http-threads", "WEBHOOKD_HTTP_THREADS", "64",
        "HTTP worker threads (each open keep-alive connection holds one)"},
+      {"attempt-backlog", "WEBHOOKD_ATTEMPT_BACKLOG", "4096",
+       "attempt outcomes waiting to be written at which new attempts wait (back-pressure)"},
       {"health-interval", "WEBHOOKD_HEALTH_INTERVAL", "1",
        "seconds between two rounds of health checks (fractions allowed)"},
       {"health-deadline", "WEBHOOKD_HEALTH_DEADLINE", "2",
@@ -72,22 +74,13 @@ const setting_def* find_def(const std::string& key) {
 }
 
 const std::vector<std::string>& keys_of(command cmd) {
-  static const std::vector<std::string> serve = {"listen",
-                                                 "store",
-                                                 "jwt-secret",
-                                                 "allow-private-targets",
-                                                 "allow-http",
-                                                 "node-id",
-                                                 "cluster-listen",
-                                                 "log-format",
-                                                 "log-level",
-                                                 "http-threads",
-                                                 "health-interval",
-                                                 "health-deadline",
-                                                 "alert-client-id",
-                                                 "alert-dlq-threshold",
-                                                 "alert-crash-restarts",
-                                                 "alert-window"};
+  static const std::vector<std::string> serve = {
+      "listen",          "store",           "jwt-secret",          "allow-private-targets",
+      "allow-http",      "node-id",         "cluster-listen",      "log-format",
+      "log-level",       "http-threads",    "attempt-backlog",     "health-interval",
+      "health-deadline", "alert-client-id", "alert-dlq-threshold", "alert-crash-restarts",
+      "alert-window",
+  };
   static const std::vector<std::string> migrate = {"store", "log-format", "log-level"};
   static const std::vector<std::string> token = {"jwt-secret"};
   static const std::vector<std::string> none;
@@ -408,6 +401,18 @@ std::optional<usage_error> fill(config& cfg, const resolver& settings,
       return usage_error{settings.invalid("http-threads", *raw, "must be a number 1-1024")};
     }
     cfg.http.threads = static_cast<int>(*threads);
+  }
+  if (wants("attempt-backlog")) {
+    auto raw = value_of("attempt-backlog", "4096");
+    if (failure) return failure;
+    auto limit = parse_unsigned(raw->text, engine_config::max_attempt_backlog);
+    if (!limit || *limit < engine_config::min_attempt_backlog) {
+      return usage_error{settings.invalid(
+          "attempt-backlog", *raw,
+          "must be a number from " + std::to_string(engine_config::min_attempt_backlog) + " to " +
+              std::to_string(engine_config::max_attempt_backlog))};
+    }
+    cfg.engine.attempt_backlog = *limit;
   }
   if (wants("health-interval")) {
     auto raw = value_of("health-interval", "1");

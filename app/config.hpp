@@ -61,6 +61,15 @@ struct cluster_settings {
   uint16_t listen_port = 0;
 };
 
+/// The delivery engine (docs/engine.md).
+struct engine_config {
+  static constexpr uint64_t min_attempt_backlog = 64;
+  static constexpr uint64_t max_attempt_backlog = 1'000'000;
+  /// --attempt-backlog: attempt outcomes outstanding at the store writer at which endpoint
+  /// actors start no new attempt ("Back-pressure from the store writer").
+  uint64_t attempt_backlog = 4096;
+};
+
 /// Health checks of the monitor actor (docs/operations.md, "Health").
 struct health_config {
   std::chrono::milliseconds interval{1'000};  ///< --health-interval: time between two rounds
@@ -87,6 +96,7 @@ struct config {
   target_policy_settings targets;
   cluster_settings cluster;
   token_settings token;
+  engine_config engine;
   health_config health;
   alert_config alerts;
 };

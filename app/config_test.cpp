@@ -1,4 +1,5 @@
 #include "app/config.hpp"
+#include "actors/store_writer.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -78,6 +79,7 @@ TEST_CASE("serve defaults follow the design's settings table", "[unit][config]")
   CHECK(cfg.http.host == "127.0.0.1");
   CHECK(cfg.http.port == 8080);
   CHECK(cfg.http.threads == 64);
+  CHECK(cfg.engine.attempt_backlog == webhookd::store_writer_settings{}.max_outstanding);
   CHECK(cfg.store.url == "sqlite:./webhookd.db");
   CHECK(cfg.auth.jwt_secret == "s3cret");
   CHECK(cfg.targets.allow_private_targets.empty());
@@ -90,11 +92,11 @@ TEST_CASE("serve defaults follow the design's settings table", "[unit][config]")
 }
 
 TEST_CASE("every setting is read from its flag", "[unit][config]") {
-  config cfg =
-      parse_ok(serve_with({"--listen", "[::1]:0", "--store", "postgresql://u:pw@db:5432/hooks",
-                           "--allow-private-targets", "10.0.0.0/8, ::1/128", "--allow-http",
-                           "--node-id", "node-a", "--cluster-listen", "0.0.0.0:4100",
-                           "--log-format", "json", "--log-level", "debug", "--http-threads", "8"}));
+  config cfg = parse_ok(
+      serve_with({"--listen", "[::1]:0", "--store", "postgresql://u:pw@db:5432/hooks",
+                  "--allow-private-targets", "10.0.0.0/8, ::1/128", "--allow-http", "--node-id",
+                  "node-a", "--cluster-listen", "0.0.0.0:4100", "--log-format", "json",
+                  "--log-level", "debug", "--http-threads", "8", "--attempt-backlog", "100000"}));
   CHECK(cfg.http.host == "::1");
   CHECK(cfg.http.port == 0);
   CHECK(cfg.store.url == "postgresql://u:pw@db:5432/hooks");
@@ -107,6 +109,7 @@ TEST_CASE("every setting is read from its flag", "[unit][config]") {
   CHECK(cfg.log.format == log_format::json);
   CHECK(cfg.log.level == spdlog::level::debug);
   CHECK(cfg.http.threads == 8);
+  CHECK(cfg.engine.attempt_backlog == 100000);
 }
 
 TEST_CASE("every setting is read from its environment variable", "[unit][config]") {
@@ -118,7 +121,8 @@ TEST_CASE("every setting is read from its environment variable", "[unit][config]
                 {"WEBHOOKD_NODE_ID", "n1"},
                 {"WEBHOOKD_LOG_FORMAT", "json"},
                 {"WEBHOOKD_LOG_LEVEL", "warn"},
-                {"WEBHOOKD_HTTP_THREADS", "3"}}};
+                {"WEBHOOKD_HTTP_THREADS", "3"},
+                {"WEBHOOKD_ATTEMPT_BACKLOG", "64"}}};
   config cfg = parse_ok({"serve"}, env);
   CHECK(cfg.http.host == "0.0.0.0");
   CHECK(cfg.http.port == 9000);
@@ -130,6 +134,7 @@ TEST_CASE("every setting is read from its environment variable", "[unit][config]
   CHECK(cfg.log.format == log_format::json);
   CHECK(cfg.log.level == spdlog::level::warn);
   CHECK(cfg.http.threads == 3);
+  CHECK(cfg.engine.attempt_backlog == 64);
 }
 
 TEST_CASE("config file keys are the flag names; arrays and underscores-free keys",
@@ -238,6 +243,10 @@ TEST_CASE("errors name the setting, its source and the problem", "[unit][config]
                Catch::Contains("must be text or json"));
     CHECK_THAT(parse_error(serve_with({"--log-level", "loud"})), Catch::Contains("must be trace"));
     CHECK_THAT(parse_error(serve_with({"--http-threads", "0"})), Catch::Contains("1-1024"));
+    for (const char* backlog : {"63", "1000001", "lots", "-5"}) {
+      CHECK_THAT(parse_error(serve_with({"--attempt-backlog", backlog})),
+                 Catch::Contains("must be a number from 64 to 1000000"));
+    }
     CHECK_THAT(parse_error(serve_with({"--allow-http", "maybe"})),
                Catch::Contains("must be true or false"));
     CHECK_THAT(parse_error(serve_with({"--node-id", "a b"})), Catch::Contains("may contain only"));

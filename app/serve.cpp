@@ -202,6 +202,7 @@ int run_serve(const config& cfg, const std::shared_ptr<spdlog::logger>& log, std
   // subscribes to the manager and recovers the pending deliveries of every partition.
   delivery_engine_settings engine_settings;
   engine_settings.dlq.window = cfg.alerts.window;  // the DLQ counts what the alerts judge
+  engine_settings.writer.max_outstanding = cfg.engine.attempt_backlog;
   engine_settings.metrics = &metrics;
   delivery_engine_start engine_start = delivery_engine::start_blocking(
       *actors, *store, clock, manager, policy.value(), log, engine_settings);

@@ -111,7 +111,10 @@ json writer_node(const actor_tree& t) {
                {"recorded", s.recorded},
                {"transactions", s.transactions},
                {"failures", s.failures},
-               {"rejected", s.rejected}});
+               {"rejected", s.rejected},
+               {"outstanding", s.outstanding},
+               {"outstanding_limit", s.outstanding_limit},
+               {"held_endpoints", s.held_endpoints}});
   return node;
 }
 

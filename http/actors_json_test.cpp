@@ -57,3 +57,17 @@ TEST_CASE("actor_tree_to_json: endpoints sorted by webhook id with their retry t
   CHECK(eb.at("last_error") == "HTTP 503");
   CHECK(sup.at("unanswered") == nlohmann::json({"wh_c", "wh_z"}));
 }
+
+TEST_CASE("actor_tree_to_json: the store writer's back-pressure", "[unit]") {
+  actor_tree tree;
+  tree.writer_probe.answered = true;
+  tree.writer.recorded = 90;
+  tree.writer.outstanding = 4100;
+  tree.writer.outstanding_limit = 4096;
+  tree.writer.held_endpoints = 12;
+  auto writer = actor_tree_to_json(tree).at("store_writer");
+  CHECK(writer.at("recorded") == 90);
+  CHECK(writer.at("outstanding") == 4100);
+  CHECK(writer.at("outstanding_limit") == 4096);
+  CHECK(writer.at("held_endpoints") == 12);
+}

@@ -56,7 +56,8 @@ json endpoint_of(const json& tree, const std::string& webhook_id) {
 // Three webhooks with traffic: two answered 200, one that always answers 500 (retried, so its
 // endpoint actor holds a waiting delivery with a last error and a retry time).
 struct console_world {
-  engine_world world;
+  // A back-pressure limit of its own, to see the flag reach the store writer.
+  engine_world world{world_options{"", {"--attempt-backlog", "500"}}};
   created_webhook ok_a;
   created_webhook ok_b;
   created_webhook failing;
@@ -185,6 +186,8 @@ TEST_CASE("GET /api/v1/actors: admin only; the live tree with every endpoint act
     CHECK(tree.at("endpoint_supervisor").at("live") == 3);
     CHECK(tree.at("endpoint_supervisor").at("unanswered").empty());
     CHECK(tree.at("store_writer").at("recorded").get<int>() >= 18);
+    CHECK(tree.at("store_writer").at("outstanding_limit") == 500);
+    CHECK(tree.at("store_writer").at("held_endpoints") == 0);
     CHECK(tree.at("http_client").at("completed").get<int>() >= 18);
 
     json a = endpoint_of(tree, cw.ok_a.id);
