@@ -128,7 +128,7 @@ health_settings health_settings_of(const config& cfg) {
   return s;
 }
 
-// Metrics of the process as a whole: build info and the DLQ size, counted by the store at
+// Metrics of the process as a whole: build info and the DLQ size, read from the store at
 // scrape time (it also sees entries replayed through the API).
 void register_process_metrics(metrics::registry& registry, storage::blocking_store& store) {
   registry.add_gauge_family("webhookd_build_info", "Always 1; the version as a label.", {"version"})

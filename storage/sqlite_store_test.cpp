@@ -54,6 +54,14 @@ std::string raw_query(const std::string& path, const std::string& sql) {
   return value;
 }
 
+// Takes the file back to schema version 5, for tests of the migrations from there.
+void undo_migration_6(const std::string& path) {
+  for (const char* drop : {"TRIGGER dlq_size_insert", "TRIGGER dlq_size_update",
+                           "TRIGGER dlq_size_delete", "TABLE dlq_size"})
+    raw_query(path, std::string("DROP ") + drop);
+  raw_query(path, "DELETE FROM schema_migrations WHERE version = 6");
+}
+
 webhook make_webhook(const std::string& id, const std::string& client) {
   webhook w;
   w.id = id;
@@ -141,6 +149,7 @@ TEST_CASE("migration 5 keeps one attempt per delivery and number, the first", "[
   raw_query(path,
             "CREATE INDEX delivery_attempts_by_delivery ON delivery_attempts (delivery_id, "
             "attempt_no)");
+  undo_migration_6(path);
   raw_query(path, "DELETE FROM schema_migrations WHERE version = 5");
   for (auto excerpt : {"first", "copy", "other"})
     raw_query(path, std::string("INSERT INTO delivery_attempts VALUES ('dl_1', ") +
@@ -154,6 +163,30 @@ TEST_CASE("migration 5 keeps one attempt per delivery and number, the first", "[
   CHECK(raw_query(path,
                   "SELECT \"unique\" FROM pragma_index_list('delivery_attempts') "
                   "WHERE name = 'delivery_attempts_by_delivery'") == "1");
+}
+
+TEST_CASE("migration 6 counts the DLQ entries already there, then keeps the count", "[sqlite]") {
+  temp_dir dir;
+  auto path = dir.file("store.db");
+  open_ok(path);
+  // The file as version 5 left it, with two waiting entries and a replayed one.
+  undo_migration_6(path);
+  for (auto [id, replayed] : {std::pair{"dl_1", 0}, {"dl_2", 0}, {"dl_3", 99}})
+    raw_query(path, std::string("INSERT INTO dlq VALUES ('") + id +
+                        "', 'acme', 'wh_1', 'evt', 'invoice.paid', 'HTTP 410', 1, " +
+                        std::to_string(replayed) + ")");
+
+  auto store = open_ok(path);
+  CHECK(store->count_dlq().value() == 2);
+  // The triggers keep it from here, whichever way a row changes.
+  raw_query(path, "UPDATE dlq SET replayed_at = 5 WHERE delivery_id = 'dl_1'");
+  CHECK(store->count_dlq().value() == 1);
+  raw_query(path, "UPDATE dlq SET replayed_at = 0 WHERE delivery_id = 'dl_3'");
+  CHECK(store->count_dlq().value() == 2);
+  raw_query(path, "UPDATE dlq SET reason = 'other' WHERE delivery_id = 'dl_2'");
+  CHECK(store->count_dlq().value() == 2);
+  raw_query(path, "DELETE FROM dlq WHERE delivery_id IN ('dl_2', 'dl_1')");
+  CHECK(store->count_dlq().value() == 1);
 }
 
 TEST_CASE("a path that can't be written fails at open with unavailable", "[sqlite]") {

@@ -1154,6 +1154,42 @@ TEST_CASE_METHOD(store_fixture, "replay_dlq requeues once; foreign and replayed 
 }
 
 TEST_CASE_METHOD(store_fixture,
+                 "count_dlq follows parking, replay, resend and parking again across clients",
+                 "[store]") {
+  auto w = add_webhook(client_a);
+  auto wb = add_webhook(client_b);
+  auto d1 = add_event(client_a, {w}).deliveries[0];
+  auto d2 = add_event(client_a, {w}).deliveries[0];
+  auto d3 = add_event(client_b, {wb}).deliveries[0];
+  CHECK(STORE_OK(store().count_dlq()) == 0);
+  record(d1, 1, delivery_status::failed, 0, "client error HTTP 400");
+  record(d2, 1, delivery_status::failed, 0, "client error HTTP 410");
+  record(d3, 1, delivery_status::failed, 0, "max attempts");
+  CHECK(STORE_OK(store().count_dlq()) == 3);
+  // The same outcome again (a batch retried whole) parks nothing new.
+  record(d3, 1, delivery_status::failed, 0, "max attempts");
+  CHECK(STORE_OK(store().count_dlq()) == 3);
+
+  advance(1000);
+  CHECK(STORE_OK(store().replay_dlq(client_a, {d1.id}, now())).size() == 1);
+  CHECK(STORE_OK(store().count_dlq()) == 2);
+  STORE_OK(store().resend_delivery(client_a, d2.id, now()));
+  CHECK(STORE_OK(store().count_dlq()) == 1);
+  // Replayed twice, or another client's entry: nothing changes.
+  CHECK(STORE_OK(store().replay_dlq(client_a, {d1.id, d3.id}, now())).empty());
+  CHECK(STORE_OK(store().count_dlq()) == 1);
+
+  // Both fail again: their entries are waiting once more (one entry per delivery).
+  advance(1000);
+  record(d1, 2, delivery_status::failed, 0, "client error HTTP 400");
+  record(d2, 2, delivery_status::failed, 0, "client error HTTP 410");
+  CHECK(STORE_OK(store().count_dlq()) == 3);
+  dlq_filter with_replayed;
+  with_replayed.include_replayed = true;
+  CHECK(STORE_OK(store().list_dlq(client_a, with_replayed, page_request{})).items.size() == 2);
+}
+
+TEST_CASE_METHOD(store_fixture,
                  "resend_delivery requeues a succeeded or failed delivery and closes its DLQ entry",
                  "[store]") {
   auto w = add_webhook(client_a);
