@@ -475,6 +475,7 @@ json inbound_event_loop(bool batch, int connections, double seconds) {
 json outbound_ceiling(sink& receiver, const std::string& secret, int connections, double seconds) {
   load_settings s;
   s.base_url = "http://" + receiver.host() + ":" + std::to_string(receiver.port());
+  s.client = load_client::curl;  // the client webhookd delivers with
   s.connections = connections;
   s.duration = milliseconds(static_cast<int64_t>(seconds * 1000));
   s.on_progress = load_progress_line("outbound ceiling");

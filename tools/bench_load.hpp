@@ -1,7 +1,10 @@
 #pragma once
 
-// The benchmark's load generator: HTTP POSTs over keep-alive connections driven by one libcurl
-// multi handle on the calling thread.
+// The benchmark's load generator: HTTP POSTs over keep-alive connections, all on the calling
+// thread. Two clients: raw sockets on epoll (the default: HTTP/1.1 with Content-Length, the
+// cheapest client, so the generator takes as little as it can of the CPU it shares with the
+// system under test), and one libcurl multi handle (what webhookd's own deliveries use, for the
+// outbound ceiling).
 //
 // Two models:
 // - open (rate > 0): request i is due at start + i / rate whatever happened before it; a request
@@ -42,8 +45,15 @@ struct load_progress {
   int in_flight = 0;
 };
 
+/// Which client sends the requests.
+enum class load_client {
+  raw,   ///< raw sockets on epoll; answers must carry Content-Length (not chunked)
+  curl,  ///< libcurl multi, as webhookd's HTTP client
+};
+
 struct load_settings {
-  std::string base_url;  ///< "http://127.0.0.1:PORT"
+  std::string base_url;  ///< "http://HOST:PORT" (raw: HOST is an IPv4 or IPv6 address or a name)
+  load_client client = load_client::raw;
   int connections = 32;  ///< most requests in flight at once (one keep-alive connection each)
   double rate = 0;       ///< requests per second; 0 = closed model
   /// Load before the measurement starts (connections opened, caches warm); its requests are
@@ -70,7 +80,8 @@ struct load_result {
   double late_start_ms_max = 0;      ///< open model: the longest a request waited to start
 };
 
-/// Runs one load phase; blocks until it ends. Throws std::runtime_error if libcurl can't start.
+/// Runs one load phase; blocks until it ends. Throws std::runtime_error if the client can't
+/// start (libcurl, epoll, the base URL's address, or no connection).
 load_result run_load(const load_settings& settings, const request_factory& make);
 
 /// The p-th percentile (0..100) of `values` (sorted in place), nearest-rank; 0 when empty.
