@@ -91,14 +91,20 @@ request_factory post_to(const std::string& path) {
   };
 }
 
+/// A short closed-model run of `client` with `connections` against `path` of `server`.
+load_result run_against(const test_server& server, load_client client, int connections,
+                        const std::string& path) {
+  auto settings = settings_for(server, connections);
+  settings.client = client;
+  return run_load(settings, post_to(path));
+}
+
 }  // namespace
 
 TEST_CASE("run_load: each client counts every answer of a closed-model run", "[unit]") {
   auto client = GENERATE(load_client::raw, load_client::curl);
   test_server server;
-  auto settings = settings_for(server, 4);
-  settings.client = client;
-  load_result r = run_load(settings, post_to("/ok"));
+  load_result r = run_against(server, client, 4, "/ok");
   INFO("client " << (client == load_client::raw ? "raw" : "curl")
                  << ", first error: " << r.first_error);
   REQUIRE(r.sent > 0);
@@ -117,9 +123,7 @@ TEST_CASE("run_load: each client counts every answer of a closed-model run", "[u
 TEST_CASE("run_load: non-2xx answers are failures with the first status named", "[unit]") {
   auto client = GENERATE(load_client::raw, load_client::curl);
   test_server server;
-  auto settings = settings_for(server, 2);
-  settings.client = client;
-  load_result r = run_load(settings, post_to("/busy"));
+  load_result r = run_against(server, client, 2, "/busy");
   REQUIRE(r.sent > 0);
   CHECK(r.ok == 0);
   CHECK(r.failed == r.sent);
@@ -142,8 +146,7 @@ TEST_CASE("run_load: an open-model run sends on its schedule and every request i
 
 TEST_CASE("run_load raw: a server that closes after each answer is reconnected", "[unit]") {
   test_server server;
-  auto settings = settings_for(server, 2);
-  load_result r = run_load(settings, post_to("/close"));
+  load_result r = run_against(server, load_client::raw, 2, "/close");
   REQUIRE(r.sent > 2);
   CHECK(r.ok == r.sent);
   CHECK(r.failed == 0);
@@ -151,8 +154,7 @@ TEST_CASE("run_load raw: a server that closes after each answer is reconnected",
 
 TEST_CASE("run_load raw: a chunked answer is a failure that says why", "[unit]") {
   test_server server;
-  auto settings = settings_for(server, 1);
-  load_result r = run_load(settings, post_to("/chunked"));
+  load_result r = run_against(server, load_client::raw, 1, "/chunked");
   REQUIRE(r.sent > 0);
   CHECK(r.ok == 0);
   CHECK(r.failed == r.sent);
