@@ -422,6 +422,7 @@ json inbound_ceiling(bool batch, int connections, double seconds) {
   httplib::Server srv;
   srv.new_task_queue = [] { return new httplib::ThreadPool(64); };
   srv.set_tcp_nodelay(true);
+  srv.set_keep_alive_max_count(10000);  // as webhookd's server (cpp-httplib's own is 5)
   auto accept = [](const httplib::Request&, httplib::Response& res) {
     res.status = 202;
     res.set_content(ceiling_answer, "application/json");

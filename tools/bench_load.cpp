@@ -221,12 +221,21 @@ class raw_transport final : public transport {
     epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
     if (epoll_ < 0)
       throw std::runtime_error(std::string("bench: epoll_create1: ") + std::strerror(errno));
-    // Open every connection up front, as the warm-up expects.
-    for (std::size_t i = 0; i < conns_.size(); ++i) {
-      if (auto problem = connect_slot(i)) {
-        close_all();
-        throw std::runtime_error("bench: cannot connect to " + settings.base_url + ": " + *problem);
-      }
+    // Open every connection up front, as the warm-up expects, and wait for them.
+    std::optional<std::string> problem;
+    for (std::size_t i = 0; i < conns_.size() && !problem; ++i) problem = connect_slot(i);
+    auto until = steady::now() + settings.request_timeout;
+    while (!problem &&
+           std::any_of(conns_.begin(), conns_.end(), [](const conn& c) { return c.connecting; })) {
+      if (steady::now() >= until) problem = "no connection within the request timeout";
+      epoll_event events[64];
+      int n = wait_events(events, 64, until);
+      for (int i = 0; i < n && !problem; ++i)
+        problem = finish_connect(static_cast<std::size_t>(events[i].data.u64));
+    }
+    if (problem) {
+      close_all();
+      throw std::runtime_error("bench: cannot connect to " + settings.base_url + ": " + *problem);
     }
   }
 
@@ -247,7 +256,7 @@ class raw_transport final : public transport {
     if (c.fd < 0) {
       if (auto problem = connect_slot(index)) return fail_later(index, *problem);
     }
-    flush(index);
+    if (!c.connecting) flush(index);  // else once connected
   }
 
   void wait(steady::time_point until, std::vector<completion>& done) override {
@@ -260,6 +269,10 @@ class raw_transport final : public transport {
     int n = wait_events(events, 64, until);
     for (int i = 0; i < n; ++i) {
       auto index = static_cast<std::size_t>(events[i].data.u64);
+      if (conns_[index].connecting) {
+        if (auto problem = finish_connect(index)) fail_later(index, *problem);
+        continue;
+      }
       if (events[i].events & EPOLLOUT) flush(index);
       if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) read(index, done);
     }
@@ -276,6 +289,7 @@ class raw_transport final : public transport {
     std::string in;
     bool busy = false;
     bool want_out = false;
+    bool connecting = false;  // a non-blocking connect not yet finished
     steady::time_point started;
   };
 
@@ -303,26 +317,48 @@ class raw_transport final : public transport {
     ::freeaddrinfo(found);
   }
 
-  /// Connects slot `index` (blocking: loopback, and only at start or after a drop); the reason
-  /// on failure.
+  /// Starts connecting slot `index` (non-blocking: a connect that waits, e.g. for a SYN
+  /// retransmit when the server's accept queue is full, must not stop the other connections);
+  /// the reason on failure.
   std::optional<std::string> connect_slot(std::size_t index) {
     conn& c = conns_[index];
-    int fd = ::socket(family_, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = ::socket(family_, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) return std::string("socket: ") + std::strerror(errno);
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&address_), address_len_) != 0) {
-      std::string problem = std::string("connect: ") + std::strerror(errno);
-      ::close(fd);
-      return problem;
-    }
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+    bool pending = false;
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&address_), address_len_) != 0) {
+      if (errno != EINPROGRESS) {
+        std::string problem = std::string("connect: ") + std::strerror(errno);
+        ::close(fd);
+        return problem;
+      }
+      pending = true;
+    }
     epoll_event ev{};
-    ev.events = EPOLLIN;
+    ev.events = EPOLLIN | (pending ? EPOLLOUT : 0u);
     ev.data.u64 = index;
     ::epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
     c.fd = fd;
-    c.want_out = false;
+    c.want_out = pending;
+    c.connecting = pending;
+    return std::nullopt;
+  }
+
+  /// Ends a pending connect of slot `index` once its socket reports; sends what waits for it.
+  std::optional<std::string> finish_connect(std::size_t index) {
+    conn& c = conns_[index];
+    if (!c.connecting) return std::nullopt;
+    int error = 0;
+    socklen_t size = sizeof error;
+    ::getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &error, &size);
+    if (error != 0) return std::string("connect: ") + std::strerror(error);
+    c.connecting = false;
+    if (c.busy) {
+      flush(index);
+    } else {
+      set_want_out(index, false);
+    }
     return std::nullopt;
   }
 
@@ -336,6 +372,7 @@ class raw_transport final : public transport {
     conn& c = conns_[index];
     if (c.fd >= 0) ::close(c.fd);  // also leaves the epoll set
     c.fd = -1;
+    c.connecting = false;
     c.in.clear();
   }
 
