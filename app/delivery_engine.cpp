@@ -38,7 +38,7 @@ delivery_engine_start delivery_engine::start_blocking(
     settings.metrics->add_gauge_reader(
         "webhookd_attempt_outcomes_outstanding",
         "Attempt outcomes sent to the store writer and not yet written; endpoints start no "
-        "attempt while there are max_outstanding (back-pressure).",
+        "attempt while there are --attempt-backlog of them (back-pressure).",
         [backlog]() -> std::optional<double> {
           return static_cast<double>(backlog->outstanding());
         });

@@ -40,7 +40,7 @@ struct completion {
 class transport {
  public:
   virtual ~transport() = default;
-  /// Starts `r` on `slot`, which has nothing in flight.
+  /// Starts `r` on `slot`, which has nothing in flight; `r` stays valid until the request ends.
   virtual void send(std::size_t slot, const prepared_request& r) = 0;
   /// Appends the requests that ended to `done`, waiting until `until` at most for one to end.
   virtual void wait(steady::time_point until, std::vector<completion>& done) = 0;
@@ -86,7 +86,6 @@ class curl_transport final : public transport {
   void send(std::size_t index, const prepared_request& r) override {
     slot& s = slots_[index];
     s.url = settings_.base_url + r.path;
-    s.body = r.body;
     curl_slist* list = curl_slist_append(nullptr, "Content-Type: application/json");
     list = curl_slist_append(list, "Expect:");  // no 100-continue round trip for big bodies
     for (const auto& line : r.headers) list = curl_slist_append(list, line.c_str());
@@ -94,8 +93,8 @@ class curl_transport final : public transport {
     CURL* e = s.easy.get();
     curl_easy_setopt(e, CURLOPT_URL, s.url.c_str());
     curl_easy_setopt(e, CURLOPT_POST, 1L);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, s.body.data());
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, static_cast<long>(s.body.size()));
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, r.body.data());
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, static_cast<long>(r.body.size()));
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, s.headers.get());
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard_body);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
@@ -121,7 +120,6 @@ class curl_transport final : public transport {
     std::unique_ptr<CURL, easy_deleter> easy;
     std::unique_ptr<curl_slist, slist_deleter> headers;
     std::string url;
-    std::string body;
     bool busy = false;
   };
 
@@ -260,9 +258,7 @@ class raw_transport final : public transport {
   }
 
   void wait(steady::time_point until, std::vector<completion>& done) override {
-    done.insert(done.end(), std::make_move_iterator(failed_.begin()),
-                std::make_move_iterator(failed_.end()));
-    failed_.clear();
+    take_failed(done);
     expire(done);
     if (!done.empty()) until = steady::now();
     epoll_event events[64];
@@ -276,9 +272,7 @@ class raw_transport final : public transport {
       if (events[i].events & EPOLLOUT) flush(index);
       if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) read(index, done);
     }
-    done.insert(done.end(), std::make_move_iterator(failed_.begin()),
-                std::make_move_iterator(failed_.end()));
-    failed_.clear();
+    take_failed(done);
   }
 
  private:
@@ -374,6 +368,12 @@ class raw_transport final : public transport {
     c.fd = -1;
     c.connecting = false;
     c.in.clear();
+  }
+
+  void take_failed(std::vector<completion>& done) {
+    done.insert(done.end(), std::make_move_iterator(failed_.begin()),
+                std::make_move_iterator(failed_.end()));
+    failed_.clear();
   }
 
   void fail_later(std::size_t index, std::string error) {
